@@ -1,0 +1,295 @@
+/* fv.h: the service library: FastCGI server, routes, JSON bodies, validation, JSend replies,
+ * logging, configuration, PostgreSQL, the transactional outbox, RabbitMQ and metrics. */
+
+#ifndef FV_H
+#define FV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+
+typedef struct fv_conf_s     fv_conf_t;
+typedef struct fv_server_s   fv_server_t;
+typedef struct fv_worker_s   fv_worker_t;
+typedef struct fv_req_s      fv_req_t;
+typedef struct fv_field_s    fv_field_t;
+typedef struct fv_route_s    fv_route_t;
+typedef struct fv_service_s  fv_service_t;
+
+
+/* ---- results of handlers and store calls ---------------------------------------------- */
+
+#define FV_OK            0    /* a reply was sent */
+#define FV_ERROR        -1    /* internal error: the library answers 500 INTERNAL_ERROR */
+#define FV_STORE_DOWN   -2    /* store unreachable: the library answers 503 SERVICE_UNAVAILABLE */
+
+
+/* ---- configuration (fv_conf.c) --------------------------------------------------------
+ * Every setting is a FLORES_* name.  Sources, first match wins: the environment; the file
+ * named by FLORES_CONFIG (KEY=VALUE lines, '#' comments).  A secret may instead be given
+ * as KEY_FILE=path, whose contents (trailing newline removed) are the value; secrets are
+ * never logged.  Loaded once before the workers start, read-only afterwards. */
+
+fv_conf_t *fv_conf_open(void);
+void fv_conf_close(fv_conf_t *conf);
+const char *fv_conf_str(const fv_conf_t *conf, const char *key, const char *def);
+long fv_conf_long(const fv_conf_t *conf, const char *key, long def, long min, long max);
+/* Reads KEY, or the file named by KEY_FILE; returns a malloc'ed buffer (caller frees,
+ * after clearing it) and its length, or NULL when neither is set or the file is unreadable. */
+unsigned char *fv_conf_secret(const fv_conf_t *conf, const char *key, size_t *len);
+
+
+/* ---- logging (fv_log.c) ---------------------------------------------------------------
+ * One JSON object per line on stderr:
+ *   {"time":"...Z","level":"info","service":"auth","msg":"..."}
+ * and, per request (written by the library after each reply):
+ *   {"time","level","service","requestId","method","path","status","durationMs","userId"} */
+
+typedef enum {
+    FV_LOG_DEBUG = 0,
+    FV_LOG_INFO,
+    FV_LOG_WARN,
+    FV_LOG_ERROR
+} fv_log_level_e;
+
+void fv_log_init(const char *service, fv_log_level_e min_level);
+void fv_log(fv_log_level_e level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Same, with the request's requestId and userId. */
+void fv_log_req(const fv_req_t *r, fv_log_level_e level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+
+/* ---- validation (fv_valid.c) ----------------------------------------------------------
+ * A spec is an array of fields ending with an entry whose name is NULL.  Every bad field is
+ * reported, each with a Spanish message; unknown fields are ignored.  Strings must be valid
+ * UTF-8 without control characters (FV_MULTILINE allows \n, \r and \t); their length is
+ * counted in characters.  In query strings, FV_INT and FV_BOOL are parsed from text. */
+
+typedef enum {
+    FV_STRING = 1,
+    FV_EMAIL,       /* string, lower-cased and trimmed before checks, max 254 */
+    FV_INT,         /* integral JSON number (no fraction), within [min, max] */
+    FV_BOOL,
+    FV_ENUM,        /* string, one of choices[] */
+    FV_DATE,        /* string YYYY-MM-DD */
+    FV_OBJECT,      /* nested object validated against fields[] */
+    FV_ARRAY        /* array of [min, max] items, each validated as item[0] */
+} fv_type_e;
+
+#define FV_REQUIRED   0x01
+#define FV_NULLABLE   0x02    /* null accepted and treated as absent */
+#define FV_MULTILINE  0x04
+#define FV_TRIM       0x08    /* leading and trailing white space removed before checks */
+
+struct fv_field_s {
+    const char           *name;
+    fv_type_e             type;
+    unsigned              flags;
+    long                  min;       /* characters, value or items; 0 and 0: no bound */
+    long                  max;
+    const char *const    *choices;   /* FV_ENUM, NULL-terminated */
+    const fv_field_t     *fields;    /* FV_OBJECT members, or FV_ARRAY item spec (one entry) */
+};
+
+typedef struct fv_errors_s fv_errors_t;
+
+fv_errors_t *fv_errors_new(void);
+void fv_errors_free(fv_errors_t *e);
+void fv_errors_add(fv_errors_t *e, const char *field, const char *message);
+size_t fv_errors_count(const fv_errors_t *e);
+/* Validates obj against spec, normalising it in place (trimmed strings, lower-cased
+ * emails); field names of nested errors are dotted ("shippingAddress.city", "items[2].quantity").
+ * Returns the number of errors added. */
+size_t fv_validate(json_object *obj, const fv_field_t *spec, int from_query, fv_errors_t *e);
+
+
+/* ---- routes (fv_route.c) --------------------------------------------------------------
+ * A service is its route table.  Patterns are literal segments and ":name" parameters
+ * ("/api/orders/:id/status").  Before a handler runs, the library has checked: the path and
+ * method (404 NOT_FOUND, 405 METHOD_NOT_ALLOWED with Allow), the caller (401/403 by access),
+ * the body (415 for a non-JSON Content-Type, 413 over the limit, 400 INVALID_JSON, 400
+ * VALIDATION_ERROR listing every bad field), and the query string against its spec. */
+
+typedef enum {
+    FV_PUBLIC = 0,      /* anyone; identity passed when the gateway verified a token */
+    FV_USER,            /* a verified user (FLORES_USER_ID present) */
+    FV_ADMIN,           /* a verified user with role admin */
+    FV_INTERNAL         /* /health, /metrics: never routed from the public listener */
+} fv_access_e;
+
+typedef int (*fv_handler_pt)(fv_req_t *r);
+
+struct fv_route_s {
+    const char           *method;
+    const char           *pattern;
+    fv_access_e           access;
+    const fv_field_t     *body;      /* NULL: the route takes no body */
+    const fv_field_t     *query;     /* NULL: query arguments unchecked */
+    fv_handler_pt         handler;
+};
+
+#define FV_ROUTES_END  { NULL, NULL, FV_PUBLIC, NULL, NULL, NULL }
+
+
+/* ---- requests (fv_req.c) -------------------------------------------------------------- */
+
+struct fv_req_s {
+    fv_worker_t          *worker;
+    const fv_route_t     *route;
+    const char           *method;
+    const char           *path;        /* DOCUMENT_URI, without the query string */
+    const char           *query;       /* QUERY_STRING, raw, "" when absent */
+    const char           *request_id;  /* FLORES_REQUEST_ID from the gateway, or generated */
+    const char           *user_id;     /* FLORES_USER_ID, NULL when anonymous */
+    const char           *user_role;   /* FLORES_USER_ROLE */
+    const char           *user_email;  /* FLORES_USER_EMAIL */
+    json_object          *body;        /* validated body; NULL when the route takes none */
+    json_object          *args;        /* validated query arguments (always an object) */
+    void                 *impl;        /* the library's own state */
+};
+
+/* A FastCGI parameter, e.g. "FLORES_JWT_SID", "REMOTE_ADDR"; NULL when absent. */
+const char *fv_req_param(const fv_req_t *r, const char *name);
+/* A request header by its HTTP name ("Idempotency-Key"); NULL when absent. */
+const char *fv_req_header(const fv_req_t *r, const char *name);
+/* A ":name" path parameter, percent-decoded. */
+const char *fv_req_path(const fv_req_t *r, const char *name);
+/* A ":name" path parameter as a positive 64-bit integer; -1 when it is not one. */
+int64_t fv_req_path_id(const fv_req_t *r, const char *name);
+/* The user id as an integer; -1 when anonymous or malformed. */
+int64_t fv_req_user_id(const fv_req_t *r);
+int fv_req_is_admin(const fv_req_t *r);
+/* page and limit from the query (defaults 1 and 20, limit 1..100).  On a bad value a 400
+ * VALIDATION_ERROR has been sent and -1 is returned: the handler then returns FV_OK. */
+int fv_req_page(fv_req_t *r, long *page, long *limit);
+
+
+/* ---- replies (fv_reply.c) -------------------------------------------------------------
+ * Exactly one reply per request.  JSend envelopes:
+ *   2xx {"status":"success","data":{...},"message"?}
+ *   4xx {"status":"fail","code","message","errors"?,"requestId"}
+ *   5xx {"status":"error","code","message","requestId"}
+ * Functions taking a json_object take ownership of it.  All return FV_OK. */
+
+int fv_reply(fv_req_t *r, int status, json_object *data, const char *message);
+int fv_fail(fv_req_t *r, int status, const char *code, const char *message);
+int fv_fail_errors(fv_req_t *r, fv_errors_t *errors);      /* 400 VALIDATION_ERROR; frees errors */
+int fv_fail_field(fv_req_t *r, const char *field, const char *message); /* one bad field */
+int fv_error(fv_req_t *r, int status, const char *code, const char *message);
+int fv_reply_raw(fv_req_t *r, int status, const char *content_type, const char *body, size_t len);
+/* Adds a response header before the reply ("Location", "Retry-After", ...). */
+void fv_reply_header(fv_req_t *r, const char *name, const char *value);
+
+
+/* ---- the server (fv_server.c) ---------------------------------------------------------
+ * FLORES_LISTEN (host:port or a unix socket path), FLORES_WORKERS threads (default 8), each
+ * accepting on its own FCGX_Request and owning its store connections.  SIGTERM/SIGINT: stop
+ * accepting, finish requests in flight, run the exit hooks, exit 0.  GET /health and
+ * GET /metrics are answered by the library. */
+
+#define FV_STORE_PG      0x01
+
+struct fv_service_s {
+    const char           *name;          /* "auth": logs, metrics, default FLORES_PG_SCHEMA */
+    const fv_route_t     *routes;
+    unsigned              stores;        /* FV_STORE_*: opened per worker, checked by /health */
+    int                   outbox;        /* relay the outbox table to RabbitMQ */
+    /* Process start, after configuration, before the workers; may set server data. */
+    int                 (*init)(fv_server_t *s);
+    void                (*exit)(fv_server_t *s);
+};
+
+/* Parses the command line (--help, --version, --check-config), loads the configuration,
+ * runs the service until it is told to stop.  Returns the process exit status. */
+int fv_main(int argc, char **argv, const fv_service_t *svc);
+
+const fv_conf_t *fv_server_conf(const fv_server_t *s);
+void fv_server_set_data(fv_server_t *s, void *data);
+void *fv_server_data(const fv_server_t *s);
+fv_server_t *fv_worker_server(const fv_worker_t *w);
+fv_server_t *fv_req_server(const fv_req_t *r);
+const fv_conf_t *fv_req_conf(const fv_req_t *r);
+
+
+/* ---- PostgreSQL (fv_pg.c) -------------------------------------------------------------
+ * FLORES_PG_URL (a libpq URL or key=value string; the password may come from
+ * FLORES_PG_PASSWORD_FILE) and FLORES_PG_SCHEMA (default: the service name) set the
+ * connection; every worker holds its own, opened lazily and reopened after a failure, with
+ * a 2 s connect timeout and FLORES_PG_STATEMENT_TIMEOUT (default 5000 ms).  Parameters are
+ * always passed separately from the SQL text. */
+
+/* Returns the result (caller PQclear()s it) whatever its status, or NULL when the server
+ * could not be reached or the connection broke: the caller returns FV_STORE_DOWN. */
+PGresult *fv_pg_exec(fv_worker_t *w, const char *sql, int nparams, const char *const *params);
+/* Same, true when the result is PGRES_COMMAND_OK or PGRES_TUPLES_OK; logs the error otherwise. */
+int fv_pg_ok(const PGresult *res);
+/* The SQLSTATE of a failed result ("23505"), "" when none. */
+const char *fv_pg_sqlstate(const PGresult *res);
+/* BEGIN / COMMIT / ROLLBACK; return FV_OK, FV_ERROR or FV_STORE_DOWN. */
+int fv_pg_begin(fv_worker_t *w);
+int fv_pg_commit(fv_worker_t *w);
+void fv_pg_rollback(fv_worker_t *w);
+/* A standalone connection for programs and threads outside the workers (outbox relay,
+ * command-line tools); NULL with a logged reason on failure. */
+PGconn *fv_pg_connect(const fv_conf_t *conf, const char *schema);
+
+
+/* ---- events: the transactional outbox (fv_outbox.c) -----------------------------------
+ * The service's schema holds
+ *   outbox(id bigserial, event_id uuid, type text, source text, payload jsonb,
+ *          occurred_at timestamptz, published_at timestamptz)
+ * (lib/sql/outbox.sql, included in each service's first migration).  fv_outbox_add() writes
+ * an event inside the caller's open transaction, so the event exists exactly when the data
+ * does.  The relay thread (fv_service_t.outbox) publishes unpublished rows in id order to
+ * the topic exchange FLORES_AMQP_EXCHANGE (default "flores.events") on FLORES_AMQP_URL with
+ * publisher confirms, persistent, routing key = type, body
+ *   {"id","type","occurredAt","source","data"}
+ * and marks them published only after the broker confirmed.  Broker down: rows wait and the
+ * relay retries with backoff.  Delivery is at least once; consumers deduplicate on id. */
+
+int fv_outbox_add(fv_worker_t *w, const char *type, json_object *data);
+
+
+/* ---- RabbitMQ (fv_amqp.c) ------------------------------------------------------------- */
+
+typedef struct fv_amqp_s fv_amqp_t;
+
+/* Connects, opens a channel in confirm mode and declares the durable topic exchange. */
+fv_amqp_t *fv_amqp_open(const fv_conf_t *conf);
+void fv_amqp_close(fv_amqp_t *a);
+/* Publishes one persistent message and waits for the broker's confirm (FLORES_AMQP_TIMEOUT,
+ * default 5000 ms).  Returns 0 when confirmed, -1 otherwise (the connection is then unusable). */
+int fv_amqp_publish(fv_amqp_t *a, const char *routing_key, const char *message_id,
+    const char *body, size_t len);
+
+
+/* ---- metrics (fv_metrics.c) -----------------------------------------------------------
+ * Prometheus text on GET /metrics, counters updated atomically by every worker:
+ *   flores_http_requests_total{service,route,method,status}
+ *   flores_http_request_duration_seconds{service,route} (histogram)
+ *   flores_store_errors_total{service,store}
+ *   flores_outbox_published_total{service}, flores_outbox_pending{service} */
+
+void fv_metrics_store_error(fv_server_t *s, const char *store);
+
+
+/* ---- small helpers (fv_util.c) -------------------------------------------------------- */
+
+/* Cryptographically random bytes; -1 on failure. */
+int fv_random(void *buf, size_t len);
+/* A random RFC 4122 version 4 UUID, 36 characters and the terminating NUL. */
+int fv_uuid(char out[37]);
+/* ISO-8601 UTC with milliseconds, "2026-11-27T20:31:07.123Z"; out holds 25 bytes. */
+void fv_time_iso(char out[25]);
+/* Base64url without padding; returns the length written (out holds 4 * ((len + 2) / 3) + 1). */
+size_t fv_base64url(const unsigned char *in, size_t len, char *out);
+/* Lower-case hex SHA-256 of data; out holds 65 bytes. */
+void fv_sha256_hex(const void *data, size_t len, char out[65]);
+/* A constant-time comparison of two buffers of the same length. */
+int fv_equal_ct(const void *a, const void *b, size_t len);
+
+#endif /* FV_H */
