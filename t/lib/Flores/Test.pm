@@ -1,0 +1,812 @@
+package Flores::Test;
+# Flores::Test: what the integration suite shares: HTTP through the gateway, envelope checks,
+# users and tokens, JWT minting, SQL, the event bus, stack control and the block runner.
+#
+# The tests run against a live stack.  ./flores exports its facts (FLORES_URL, ...); when a
+# file is run alone the same facts are read from $FLORES_STACK_DIR/stack.env, run/test/stack.env
+# or run/stack.env, in that order.  Only Perl core modules are used.
+
+use strict;
+use warnings;
+use utf8;
+
+use Exporter 'import';
+use Test::More;
+use HTTP::Tiny;
+use JSON::PP;
+use Encode ();
+use Digest::SHA qw(hmac_sha256 hmac_sha384 hmac_sha512);
+use MIME::Base64 qw(encode_base64url decode_base64url);
+use Time::HiRes ();
+use IPC::Open3 qw(open3);
+use File::Basename qw(dirname);
+use File::Find ();
+use Cwd qw(abs_path);
+
+our @EXPORT = qw(
+    ROOT ABSENT
+    api internal_api header bearer success_ok envelope_ok errors_fields_ok json_like
+    unique_email register_user login login_ok refresh
+    mint_jwt decode_jwt jwt_secret verify_jwt random_hex
+    pg pg_value pg_dump_schema
+    events_bin events_declare events_tail events_delete unique_queue
+    run_cmd flores stop_component start_component stack_down stack_up
+    metric_sum auth_requests auth_log_lines wait_for median now_ms
+    run_blocks finish
+);
+
+our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
+sub ROOT { $ROOT }
+
+my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
+my $SEQ  = 0;
+
+# A marker for json_like: the key must not exist.
+my $ABSENT = bless {}, 'Flores::Test::Absent';
+sub ABSENT { $ABSENT }
+
+
+# ---- the stack's facts ----------------------------------------------------------------
+
+sub _load_stack_env {
+    return if $ENV{FLORES_URL};
+    my @candidates = (
+        ($ENV{FLORES_STACK_DIR} ? "$ENV{FLORES_STACK_DIR}/stack.env" : ()),
+        "$ROOT/run/test/stack.env",
+        "$ROOT/run/stack.env",
+    );
+    for my $file (@candidates) {
+        open my $fh, '<', $file or next;
+        while (my $line = <$fh>) {
+            next unless $line =~ /^\s*(?:export\s+)?([A-Z_][A-Z0-9_]*)=(.*?)\s*$/;
+            my ($k, $v) = ($1, $2);
+            $v =~ s/^'(.*)'$/$1/ or $v =~ s/^"(.*)"$/$1/;
+            $ENV{$k} //= $v;
+        }
+        close $fh;
+        Test::More::diag("stack facts read from $file");
+        return;
+    }
+}
+
+_load_stack_env();
+$ENV{FLORES_BIN_DIR} //= $ENV{FLORES_BUILD_DIR} // "$ROOT/run/build";
+$ENV{FLORES_LOG_DIR} //= ($ENV{FLORES_STACK_DIR} ? "$ENV{FLORES_STACK_DIR}/log" : "$ROOT/run/log");
+
+for my $need (qw(FLORES_URL FLORES_INTERNAL_URL FLORES_PG_URL FLORES_JWT_SECRET_FILE)) {
+    next if defined $ENV{$need} && length $ENV{$need};
+    Test::More::BAIL_OUT("$need is not set: start a stack (./flores up) or run ./flores test");
+}
+s{/+\z}{} for $ENV{FLORES_URL}, $ENV{FLORES_INTERNAL_URL};
+
+# Bounded run time for a whole file, and END blocks that restore the stack even when a
+# file is interrupted.
+my $WATCHDOG = $ENV{FLORES_TEST_FILE_TIMEOUT} // 900;
+$SIG{ALRM} = sub { Test::More::diag("watchdog: the file ran over $WATCHDOG s"); exit 254 };
+$SIG{INT}  = sub { Test::More::diag('interrupted'); exit 130 };
+$SIG{TERM} = sub { Test::More::diag('terminated'); exit 143 };
+alarm $WATCHDOG;
+
+
+# ---- small helpers --------------------------------------------------------------------
+
+sub now_ms { return Time::HiRes::time() * 1000 }
+
+sub random_hex {
+    my $n = shift // 8;
+    my $s = '';
+    if (open my $fh, '<:raw', '/dev/urandom') {
+        read($fh, my $buf, $n) == $n or die "short read from /dev/urandom";
+        close $fh;
+        $s = unpack 'H*', $buf;
+    } else {
+        $s .= sprintf '%02x', int rand 256 for 1 .. $n;
+    }
+    return $s;
+}
+
+sub median {
+    my @v = sort { $a <=> $b } @_;
+    return undef unless @v;
+    return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
+}
+
+# Polls $code every $step seconds until it returns true or $timeout seconds passed; returns
+# the last value.
+sub wait_for {
+    my ($timeout, $code, $step) = @_;
+    $step //= 0.2;
+    my $deadline = Time::HiRes::time() + $timeout;
+    while (1) {
+        my $v = $code->();
+        return $v if $v;
+        return $v if Time::HiRes::time() >= $deadline;
+        Time::HiRes::sleep($step);
+    }
+}
+
+sub _bytes { my $s = shift; return utf8::is_utf8($s) ? Encode::encode('UTF-8', $s) : $s }
+
+
+# ---- HTTP -----------------------------------------------------------------------------
+
+# api($method, $path, $body, \%headers) sends one request to the gateway (or to $path when it
+# is an absolute URL).  $body: a hash or array reference is sent as JSON; a string is sent as
+# is; a code reference streams the body chunked.  A body gets Content-Type application/json
+# unless the headers name one (undef: none at all).  Returns
+#   {status, headers (lower-case names), json (undef unless the body is JSON), raw, ms}.
+sub api {
+    my ($method, $path, $body, $headers) = @_;
+    my %h = %{ $headers || {} };
+    my $url = $path =~ m{^https?://} ? $path : "$ENV{FLORES_URL}$path";
+    my %opt;
+    if (defined $body) {
+        my $content = (ref $body eq 'HASH' || ref $body eq 'ARRAY') ? $JSON->encode($body)
+                    : ref $body eq 'CODE' ? $body
+                    : _bytes($body);
+        $opt{content} = $content;
+        $h{'Content-Type'} = 'application/json' unless grep { lc eq 'content-type' } keys %h;
+    }
+    for my $k (keys %h) {
+        delete $h{$k} unless defined $h{$k};
+    }
+    $opt{headers} = \%h;
+    my $http = HTTP::Tiny->new(timeout => 15, keep_alive => 0, agent => 'flores-tests/1');
+    my $t0 = now_ms();
+    my $r = $http->request($method, $url, \%opt);
+    my $ms = now_ms() - $t0;
+    my $json;
+    if (defined $r->{content} && length $r->{content}) {
+        $json = eval { $JSON->decode($r->{content}) };
+    }
+    return {
+        status  => $r->{status},
+        reason  => $r->{reason},
+        headers => $r->{headers} || {},
+        raw     => $r->{content} // '',
+        json    => $json,
+        ms      => $ms,
+        url     => $url,
+        method  => $method,
+    };
+}
+
+sub internal_api {
+    my ($method, $path, $body, $headers) = @_;
+    return api($method, "$ENV{FLORES_INTERNAL_URL}$path", $body, $headers);
+}
+
+# A response header by name; several values are joined with ", ".
+sub header {
+    my ($res, $name) = @_;
+    my $v = $res->{headers}{lc $name};
+    return ref $v eq 'ARRAY' ? join(', ', @$v) : $v;
+}
+
+sub bearer { return { Authorization => "Bearer $_[0]" } }
+
+sub _show {
+    my $res = shift;
+    my $raw = $res->{raw} // '';
+    $raw = substr($raw, 0, 600) . '...' if length $raw > 600;
+    return "$res->{method} $res->{url} -> $res->{status}: $raw";
+}
+
+# English words that a Spanish message would not contain.
+my $ENGLISH = qr/\b(?:the|is|are|was|were|must|not|invalid|required|please|failed|unauthorized|
+    forbidden|missing|found|allowed|expired|already|too|large|wrong|unknown|unavailable|
+    credentials|should|cannot|exists)\b/xi;
+
+sub _envelope_problems {
+    my ($res, $want_status) = @_;
+    my @why;
+    my $j = $res->{json};
+    my $ct = header($res, 'Content-Type') // '';
+    push @why, "Content-Type is '$ct', want application/json"
+        unless $ct =~ m{^application/json\b}i;
+    push @why, "no X-Request-ID response header" unless length(header($res, 'X-Request-ID') // '');
+    if (ref $j ne 'HASH') {
+        push @why, 'the body is not a JSON object';
+        return @why;
+    }
+    my $st = $j->{status} // '(none)';
+    push @why, "status field '$st', want '$want_status'" if $st ne $want_status;
+    return @why;
+}
+
+# success_ok($res, $status, $name): the success envelope with the given HTTP status.
+sub success_ok {
+    my ($res, $status, $name) = @_;
+    $status //= 200;
+    $name //= "$status success envelope";
+    my @why;
+    push @why, "HTTP status $res->{status}, want $status" if $res->{status} != $status;
+    push @why, _envelope_problems($res, 'success');
+    push @why, 'data is not an object' if ref $res->{json} eq 'HASH' && ref $res->{json}{data} ne 'HASH';
+    my $ok = ok(!@why, $name);
+    diag(join("\n", @why, _show($res))) unless $ok;
+    return $ok;
+}
+
+# envelope_ok($res, $status, $code, $name): a JSend fail (4xx) or error (5xx) envelope with
+# this code, a non-empty Spanish message and requestId equal to the X-Request-ID header.
+sub envelope_ok {
+    my ($res, $status, $code, $name) = @_;
+    $name //= "$status $code envelope";
+    my @why;
+    push @why, "HTTP status $res->{status}, want $status" if $res->{status} != $status;
+    push @why, _envelope_problems($res, $status >= 500 ? 'error' : 'fail');
+    my $j = $res->{json};
+    if (ref $j eq 'HASH') {
+        my $got = $j->{code} // '(none)';
+        push @why, "code '$got', want '$code'" if $got ne $code;
+        my $msg = $j->{message};
+        if (!defined $msg || ref $msg || $msg !~ /\S/) {
+            push @why, 'message missing or empty';
+        } elsif ($msg =~ $ENGLISH || $msg eq $code) {
+            push @why, "message does not read as Spanish: '$msg'";
+        }
+        my $rid = $j->{requestId} // '';
+        my $hid = header($res, 'X-Request-ID') // '';
+        push @why, "requestId '$rid' differs from X-Request-ID '$hid'" if !length $rid || $rid ne $hid;
+        push @why, 'a failure must not carry data' if exists $j->{data};
+    }
+    my $ok = ok(!@why, $name);
+    diag(join("\n", @why, _show($res))) unless $ok;
+    return $ok;
+}
+
+# errors_fields_ok($res, \@fields, $name): errors[] names exactly these fields (any order),
+# each with a Spanish message.
+sub errors_fields_ok {
+    my ($res, $fields, $name) = @_;
+    $name //= 'errors list ' . join(', ', @$fields);
+    my @why;
+    my $errs = ref $res->{json} eq 'HASH' ? $res->{json}{errors} : undef;
+    if (ref $errs ne 'ARRAY') {
+        push @why, 'no errors array';
+    } else {
+        my %got;
+        for my $e (@$errs) {
+            if (ref $e ne 'HASH' || !defined $e->{field}) { push @why, 'an error without field'; next }
+            $got{$e->{field}}++;
+            my $m = $e->{message};
+            push @why, "field $e->{field}: message missing or not Spanish"
+                if !defined $m || ref $m || $m !~ /\S/ || $m =~ $ENGLISH;
+        }
+        my $g = join ',', sort keys %got;
+        my $w = join ',', sort @$fields;
+        push @why, "fields [$g], want [$w]" if $g ne $w;
+    }
+    my $ok = ok(!@why, $name);
+    diag(join("\n", @why, _show($res))) unless $ok;
+    return $ok;
+}
+
+# json_like($got, $expected, $name): every key of $expected matches in $got.  Leaves: a
+# string or number (eq), a Regexp (like), a code reference (true), undef (null or absent),
+# ABSENT (no such key).  Arrays are compared element by element and must have equal length.
+sub json_like {
+    my ($got, $exp, $name) = @_;
+    my @why;
+    _like($got, $exp, '', \@why);
+    my $ok = ok(!@why, $name // 'body matches');
+    diag(join "\n", @why, 'got: ' . $JSON->encode($got)) unless $ok;
+    return $ok;
+}
+
+sub _like {
+    my ($got, $exp, $path, $why) = @_;
+    my $r = ref $exp;
+    if ($r eq 'HASH') {
+        return push @$why, "$path: not an object" if ref $got ne 'HASH';
+        for my $k (sort keys %$exp) {
+            my $e = $exp->{$k};
+            if (ref $e eq 'Flores::Test::Absent') {
+                push @$why, "$path.$k: present, want absent" if exists $got->{$k};
+                next;
+            }
+            _like($got->{$k}, $e, "$path.$k", $why);
+        }
+    } elsif ($r eq 'ARRAY') {
+        return push @$why, "$path: not an array" if ref $got ne 'ARRAY';
+        return push @$why, "$path: " . scalar(@$got) . ' items, want ' . scalar(@$exp) if @$got != @$exp;
+        _like($got->[$_], $exp->[$_], "$path\[$_]", $why) for 0 .. $#$exp;
+    } elsif ($r eq 'Regexp') {
+        push @$why, "$path: " . (defined $got ? "'$got'" : 'missing') . " !~ $exp"
+            if !defined $got || ref $got || $got !~ $exp;
+    } elsif ($r eq 'CODE') {
+        push @$why, "$path: " . (defined $got ? $JSON->encode($got) : 'missing') . ' refused by check'
+            unless $exp->($got);
+    } elsif (!defined $exp) {
+        push @$why, "$path: " . $JSON->encode($got) . ', want null or absent' if defined $got;
+    } else {
+        push @$why, "$path: " . (defined $got ? $JSON->encode($got) : 'missing') . ", want '$exp'"
+            if !defined $got || ref $got || "$got" ne "$exp";
+    }
+    return;
+}
+
+
+# ---- users and tokens -----------------------------------------------------------------
+
+# Unique per run and per call, so a file can run any number of times against one stack.
+sub unique_email {
+    my $tag = shift // 'u';
+    $SEQ++;
+    return lc sprintf '%s-%d-%d-%s-%d@example.com', $tag, time, $$, random_hex(3), $SEQ;
+}
+
+# register_user(%opts) registers a customer (name, email, password may be given) and checks
+# the 201; returns {id, name, email, password, res}.
+sub register_user {
+    my %o = @_;
+    my $u = {
+        name     => $o{name} // 'Usuaria de Prueba',
+        email    => $o{email} // unique_email($o{tag}),
+        password => $o{password} // 'clave-Segura-' . random_hex(4),
+    };
+    my $res = api('POST', '/api/auth/register',
+        { name => $u->{name}, email => $u->{email}, password => $u->{password} });
+    $u->{res} = $res;
+    my $ok = ok($res->{status} == 201 && ref $res->{json} eq 'HASH'
+        && defined $res->{json}{data}{user}{id}, "setup: register $u->{email}");
+    diag(_show($res)) unless $ok;
+    $u->{id} = $ok ? $res->{json}{data}{user}{id} : -1;
+    return $u;
+}
+
+sub login {
+    my ($email, $password, $headers) = @_;
+    return api('POST', '/api/auth/login', { email => $email, password => $password }, $headers);
+}
+
+# login_ok($user): logs in and checks the 200; returns {token, refreshToken, sid, claims, res}.
+sub login_ok {
+    my ($u, $name) = @_;
+    my $res = login($u->{email}, $u->{password});
+    my $d = ref $res->{json} eq 'HASH' ? $res->{json}{data} : undef;
+    my $ok = ok($res->{status} == 200 && ref $d eq 'HASH' && $d->{token} && $d->{refreshToken},
+        $name // "setup: login $u->{email}");
+    diag(_show($res)) unless $ok;
+    return { res => $res, token => '', refreshToken => '', sid => '', claims => {} } unless $ok;
+    my (undef, $claims) = decode_jwt($d->{token});
+    $claims ||= {};
+    return { res => $res, token => $d->{token}, refreshToken => $d->{refreshToken},
+             sid => $claims->{sid} // '', claims => $claims };
+}
+
+sub refresh {
+    my ($refresh_token) = @_;
+    return api('POST', '/api/auth/refresh', { refreshToken => $refresh_token });
+}
+
+
+# ---- JWT ------------------------------------------------------------------------------
+
+my $SECRET;
+
+# The stack's HS256 key: the file's bytes with the trailing newline stripped.
+sub jwt_secret {
+    return $SECRET if defined $SECRET;
+    open my $fh, '<:raw', $ENV{FLORES_JWT_SECRET_FILE}
+        or die "cannot read FLORES_JWT_SECRET_FILE $ENV{FLORES_JWT_SECRET_FILE}: $!";
+    local $/;
+    my $s = <$fh>;
+    close $fh;
+    $s =~ s/\r?\n\z//;
+    return $SECRET = $s;
+}
+
+my %HMAC = (HS256 => \&hmac_sha256, HS384 => \&hmac_sha384, HS512 => \&hmac_sha512);
+
+# mint_jwt(\%claims, %opts): a token with the stack's defaults (iss, aud, iat, exp in 5 min,
+# jti, sid, role customer) overridden by %claims (undef deletes a claim).  Options:
+#   alg => 'HS256' | 'HS384' | 'HS512' | 'none'   header alg and signing algorithm
+#   key => $bytes                                 sign with another key
+#   bad_signature => 1                            flip a bit of the signature
+#   header => \%extra                             extra or replaced header fields
+#   bare => 1                                     no default claims at all
+sub mint_jwt {
+    my ($claims, %o) = @_;
+    my $now = time;
+    my %c = $o{bare} ? () : (
+        iss  => 'flores-victoria',
+        aud  => 'flores-victoria-api',
+        iat  => $now,
+        exp  => $now + 300,
+        jti  => random_hex(16),
+        sid  => random_hex(16),
+        role => 'customer',
+    );
+    for my $k (keys %{ $claims || {} }) {
+        if (defined $claims->{$k}) { $c{$k} = $claims->{$k} } else { delete $c{$k} }
+    }
+    my $alg = $o{alg} // 'HS256';
+    my %hdr = (alg => $alg, typ => 'JWT', %{ $o{header} || {} });
+    my $input = encode_base64url($JSON->encode(\%hdr)) . '.' . encode_base64url($JSON->encode(\%c));
+    my $sig = '';
+    if ($alg ne 'none') {
+        my $f = $HMAC{$alg} or die "mint_jwt: unsupported alg $alg";
+        $sig = $f->($input, $o{key} // jwt_secret());
+    }
+    if ($o{bad_signature}) {
+        $sig = "\0" x 32 unless length $sig;
+        substr($sig, 0, 1) = chr(ord(substr($sig, 0, 1)) ^ 0x01);
+    }
+    return "$input." . encode_base64url($sig);
+}
+
+# decode_jwt($token): (header, claims) without verifying anything; () when not a JWT.
+sub decode_jwt {
+    my $t = shift // '';
+    my @p = split /\./, $t, -1;
+    return () unless @p == 3;
+    my $h = eval { $JSON->decode(decode_base64url($p[0])) };
+    my $c = eval { $JSON->decode(decode_base64url($p[1])) };
+    return () unless ref $h eq 'HASH' && ref $c eq 'HASH';
+    return ($h, $c);
+}
+
+# verify_jwt($token): true when it is HS256 and signed with the stack's secret.
+sub verify_jwt {
+    my $t = shift // '';
+    my @p = split /\./, $t, -1;
+    return 0 unless @p == 3;
+    my ($h) = decode_jwt($t);
+    return 0 unless $h && ($h->{alg} // '') eq 'HS256';
+    return encode_base64url(hmac_sha256("$p[0].$p[1]", jwt_secret())) eq $p[2];
+}
+
+
+# ---- commands -------------------------------------------------------------------------
+
+# run_cmd(\@argv, input => $stdin, timeout => $s, env => \%extra): runs a command without a
+# shell, bounded by timeout(1); returns {rc, out (stdout and stderr), ms}.
+sub run_cmd {
+    my ($argv, %o) = @_;
+    my $timeout = $o{timeout} // 60;
+    local %ENV = (%ENV, %{ $o{env} || {} });
+    my @cmd = ('timeout', '-k', '5', $timeout, map { _bytes($_) } @$argv);
+    my $t0 = now_ms();
+    my ($in, $out);
+    my $pid = eval { open3($in, $out, undef, @cmd) };
+    return { rc => -1, out => "cannot run @$argv: $@", ms => 0 } unless $pid;
+    print {$in} _bytes($o{input}) if defined $o{input};
+    close $in;
+    my $text = do { local $/; <$out> } // '';
+    waitpid $pid, 0;
+    my $rc = $? >> 8;
+    return { rc => $rc, out => Encode::decode('UTF-8', $text), ms => now_ms() - $t0 };
+}
+
+# ./flores on the same stack (FLORES_STACK_DIR, FLORES_PORT_BASE, FLORES_HTTP_PORT are in
+# the environment).
+sub flores {
+    my @args = @_;
+    my $timeout = $args[0] =~ /^(?:up|test)$/ ? 900 : 180;
+    my $r = run_cmd(["$ROOT/flores", @args], timeout => $timeout);
+    diag("./flores @args exited $r->{rc}:\n$r->{out}") if $r->{rc} != 0;
+    return $r;
+}
+
+my %STOPPED;
+my $STACK_DOWN = 0;
+
+# stop_component / start_component: the component is restarted by END if the file dies in
+# between.
+sub stop_component {
+    my $c = shift;
+    $STOPPED{$c} = 1;
+    return flores('stop', $c);
+}
+
+sub start_component {
+    my $c = shift;
+    my $r = flores('start', $c);
+    delete $STOPPED{$c} if $r->{rc} == 0;
+    return $r;
+}
+
+sub stack_down {
+    $STACK_DOWN = 1;
+    return flores('down');
+}
+
+sub stack_up {
+    my $r = flores('up', '--no-build');
+    $STACK_DOWN = 0 if $r->{rc} == 0;
+    return $r;
+}
+
+END {
+    my $status = $?;
+    alarm 0;
+    if ($STACK_DOWN) {
+        diag('restoring the stack: ./flores up --no-build');
+        flores('up', '--no-build');
+    }
+    for my $c (sort keys %STOPPED) {
+        diag("restoring $c: ./flores start $c");
+        flores('start', $c);
+    }
+    $? = $status;
+}
+
+
+# ---- SQL ------------------------------------------------------------------------------
+
+# pg($sql, @params): runs one statement with psql; $1, $2, ... in $sql are bound as quoted
+# literals (psql variables, never spliced as text).  Returns an array of rows (array
+# references), or undef with a diagnostic on failure.
+sub pg {
+    my ($sql, @params) = @_;
+    (my $q = $sql) =~ s/\$(\d+)/:'p$1'/g;
+    my @argv = ('psql', $ENV{FLORES_PG_URL}, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+        '-F', "\x1f", '-R', "\x1e",
+        (map { ('-v', 'p' . ($_ + 1) . '=' . $params[$_]) } 0 .. $#params), '-f', '-');
+    my $r = run_cmd(\@argv, input => "$q\n", timeout => 20,
+        env => { PGCONNECT_TIMEOUT => 3, PGCLIENTENCODING => 'UTF8' });
+    if ($r->{rc} != 0) {
+        diag("psql failed ($r->{rc}) on: $sql\n$r->{out}");
+        return undef;
+    }
+    my $out = $r->{out};
+    $out =~ s/\n\z//;
+    return [] unless length $out;
+    return [ map { s/\n\z//r } map { [ split /\x1f/, $_, -1 ] } split /\x1e/, $out ];
+}
+
+# The first column of the first row, or undef.
+sub pg_value {
+    my $rows = pg(@_);
+    return undef unless $rows && @$rows;
+    return $rows->[0][0];
+}
+
+# A data-only dump of one schema (to prove what is and is not stored).
+sub pg_dump_schema {
+    my $schema = shift;
+    my $r = run_cmd(['pg_dump', '--data-only', "--schema=$schema", $ENV{FLORES_PG_URL}],
+        timeout => 60, env => { PGCONNECT_TIMEOUT => 3 });
+    if ($r->{rc} != 0) {
+        diag("pg_dump failed: $r->{out}");
+        return undef;
+    }
+    return $r->{out};
+}
+
+
+# ---- events ---------------------------------------------------------------------------
+
+sub events_bin { return "$ENV{FLORES_BIN_DIR}/tools/events/flores-events" }
+
+sub unique_queue {
+    my $tag = shift // 'q';
+    return sprintf 'flores.test.%s.%d.%s', $tag, $$, random_hex(4);
+}
+
+sub events_declare {
+    my ($queue, $pattern) = @_;
+    return run_cmd([events_bin(), 'declare', '--queue', $queue, '--bind', $pattern], timeout => 30);
+}
+
+sub events_delete {
+    my ($queue) = @_;
+    return run_cmd([events_bin(), 'delete', '--queue', $queue], timeout => 30);
+}
+
+# events_tail($queue, $count, $timeout): up to $count messages (decoded) taken from the queue
+# within $timeout seconds; returns ($rc, \@messages, $raw_output).
+sub events_tail {
+    my ($queue, $count, $timeout) = @_;
+    my $r = run_cmd([events_bin(), 'tail', '--queue', $queue, '--count', $count, '--timeout', $timeout],
+        timeout => $timeout + 15);
+    my @msgs;
+    for my $line (split /\n/, $r->{out}) {
+        next unless $line =~ /^\s*\{/;
+        my $m = eval { $JSON->decode(Encode::encode('UTF-8', $line)) };
+        push @msgs, $m if ref $m eq 'HASH';
+    }
+    return ($r->{rc}, \@msgs, $r->{out});
+}
+
+
+# ---- metrics and logs -----------------------------------------------------------------
+
+# metric_sum($url, $name, \%labels): the sum of every sample of $name whose labels include
+# %labels; undef when the page cannot be read.
+sub metric_sum {
+    my ($url, $name, $want) = @_;
+    my $r = api('GET', $url);
+    if ($r->{status} != 200) {
+        diag("metrics unreadable: " . _show($r));
+        return undef;
+    }
+    my $sum = 0;
+    for my $line (split /\n/, $r->{raw}) {
+        next unless $line =~ /^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/;
+        my ($n, $l, $v) = ($1, $2 // '', $3);
+        next unless $n eq $name;
+        my %l;
+        $l{$1} = $2 while $l =~ /([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+        next if grep { !defined $l{$_} || $l{$_} ne $want->{$_} } keys %$want;
+        $sum += $v;
+    }
+    return $sum;
+}
+
+# The auth service's request counter for one route pattern.
+sub auth_requests {
+    my ($route) = @_;
+    return metric_sum("$ENV{FLORES_INTERNAL_URL}/services/auth/metrics", 'flores_http_requests_total',
+        { service => 'auth', route => $route });
+}
+
+# The auth service's log lines (decoded JSON) whose requestId is $id.
+sub auth_log_lines {
+    my ($id) = @_;
+    my $file = "$ENV{FLORES_LOG_DIR}/auth.log";
+    open my $fh, '<:raw', $file or return ();
+    my @hits;
+    while (my $line = <$fh>) {
+        next unless index($line, $id) >= 0;
+        my $j = eval { $JSON->decode($line) };
+        push @hits, $j if ref $j eq 'HASH' && ($j->{requestId} // '') eq $id;
+    }
+    close $fh;
+    return @hits;
+}
+
+
+# ---- log hygiene ----------------------------------------------------------------------
+# Like nginx-tests: whatever a file did, no log of the stack may gain an nginx [alert] or
+# [emerg], a PostgreSQL PANIC or a sanitizer report while it ran.
+
+my %LOG_START;
+
+sub _log_files {
+    my @files;
+    return @files unless -d $ENV{FLORES_LOG_DIR};
+    File::Find::find({ no_chdir => 1, wanted => sub { push @files, $_ if -f $_ } },
+        $ENV{FLORES_LOG_DIR});
+    return @files;
+}
+
+$LOG_START{$_} = -s $_ for _log_files();
+
+my $BAD_LOG = qr/\[(?:alert|emerg)\]|\bPANIC:|ERROR: (?:Address|Leak|Thread|Memory)Sanitizer|
+    \bruntime\ error:|SUMMARY:\ (?:Address|Leak|UndefinedBehavior)Sanitizer/x;
+
+sub _log_hygiene_ok {
+    my @bad;
+    for my $f (sort(_log_files())) {
+        my $start = $LOG_START{$f} // 0;
+        my $size = -s $f;
+        $start = 0 if $size < $start;    # recreated or truncated
+        open my $fh, '<:raw', $f or next;
+        seek $fh, $start, 0;
+        while (my $line = <$fh>) {
+            push @bad, "$f: $line" if $line =~ $BAD_LOG;
+            last if @bad > 20;
+        }
+        close $fh;
+    }
+    my $ok = ok(!@bad, 'no alert, emerg, PANIC or sanitizer report in the stack logs');
+    diag(join '', @bad) unless $ok;
+    return $ok;
+}
+
+sub finish {
+    _log_hygiene_ok();
+    done_testing();
+}
+
+
+# ---- the block runner -----------------------------------------------------------------
+# A test file is mostly a table of blocks, one request each, in the manner of Test::Nginx's
+# "=== TEST n" sections.  Keys:
+#   name         what the block shows
+#   request      [METHOD, PATH, BODY] or sub { my $ctx = shift; [...] }
+#   headers      {...} or sub { my $ctx = shift; {...} }
+#   token        access token (string or sub returning one): sent as Authorization: Bearer
+#   setup        sub { my $ctx = shift; ... } run first
+#   status       expected HTTP status
+#   code         expected envelope code (4xx/5xx); without it a 2xx is checked as success
+#   fields       the exact list of fields errors[] must name
+#   headers_like {name => Regexp or string}
+#   json         json_like() expectations on the whole body
+#   max_ms       upper bound on the response time
+#   untouched    route pattern: the auth service must not have seen the request (request
+#                counter unchanged, no log line with the request id)
+#   reaches      route pattern: the auth service must have answered it
+#   then         sub { my ($res, $ctx) = @_; ... } more checks; may fill $ctx (a block
+#                without request only runs this, with $res undef)
+# Each block runs as one subtest named "TEST n: name".
+
+sub run_blocks {
+    my ($blocks, $ctx) = @_;
+    $ctx //= {};
+    my $n = 0;
+    for my $b (@$blocks) {
+        $n++;
+        my $title = "TEST $n: $b->{name}";
+        if ($b->{skip}) {
+            SKIP: { skip "$title: $b->{skip}", 1 }
+            next;
+        }
+        subtest $title => sub { _run_block($b, $ctx) };
+    }
+    return $ctx;
+}
+
+sub _resolve { my ($v, $ctx) = @_; return ref $v eq 'CODE' ? $v->($ctx) : $v }
+
+sub _run_block {
+    my ($b, $ctx) = @_;
+    $b->{setup}->($ctx) if $b->{setup};
+    if (!$b->{request}) {
+        $b->{then}->(undef, $ctx);
+        return;
+    }
+    my ($method, $path, $body) = @{ _resolve($b->{request}, $ctx) };
+    my %h = %{ _resolve($b->{headers}, $ctx) || {} };
+    if (defined $b->{token}) {
+        my $t = _resolve($b->{token}, $ctx);
+        $h{Authorization} = "Bearer $t";
+    }
+    my $watch = $b->{untouched} // $b->{reaches};
+    my ($rid, $before);
+    if (defined $watch) {
+        $rid = $h{'X-Request-ID'} //= 'itest-' . random_hex(12);
+        $before = auth_requests($watch);
+    }
+
+    my $res = api($method, $path, $body, \%h);
+    $ctx->{last} = $res;
+
+    if (defined $b->{status}) {
+        if (defined $b->{code}) {
+            envelope_ok($res, $b->{status}, $b->{code}, "$b->{status} $b->{code} in the envelope");
+        } elsif ($b->{status} >= 200 && $b->{status} < 300 && !$b->{raw}) {
+            success_ok($res, $b->{status}, "$b->{status} success envelope");
+        } else {
+            is($res->{status}, $b->{status}, "HTTP status $b->{status}") or diag(_show($res));
+        }
+    }
+    errors_fields_ok($res, $b->{fields}) if $b->{fields};
+    for my $name (sort keys %{ $b->{headers_like} || {} }) {
+        my $want = $b->{headers_like}{$name};
+        my $got = header($res, $name);
+        if (ref $want eq 'Regexp') {
+            like($got // '', $want, "header $name");
+        } else {
+            is($got, $want, "header $name");
+        }
+    }
+    json_like($res->{json}, $b->{json}, 'body matches') if $b->{json};
+    if (defined $b->{max_ms}) {
+        cmp_ok($res->{ms}, '<', $b->{max_ms}, "answered in under $b->{max_ms} ms");
+    }
+    if (defined $b->{untouched}) {
+        Time::HiRes::sleep(0.3);
+        my $after = auth_requests($watch);
+        ok(defined $before && defined $after && $after == $before,
+            "the auth service did not count a request on $watch")
+            or diag('counter before ' . ($before // 'unreadable') . ', after ' . ($after // 'unreadable'));
+        my @lines = auth_log_lines($rid);
+        ok(!@lines, "the auth service logged nothing for request $rid")
+            or diag($JSON->encode(\@lines));
+    }
+    if (defined $b->{reaches}) {
+        my $after = wait_for(3, sub { my $a = auth_requests($watch); defined $a && defined $before && $a > $before ? $a : 0 });
+        ok($after, "the auth service counted the request on $watch")
+            or diag('counter before ' . ($before // 'unreadable'));
+        my @lines = wait_for(3, sub { my @l = auth_log_lines($rid); @l ? \@l : 0 });
+        ok($lines[0], "the auth service logged request $rid");
+    }
+    $b->{then}->($res, $ctx) if $b->{then};
+    return;
+}
+
+1;
