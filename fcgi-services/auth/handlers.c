@@ -1,0 +1,559 @@
+/* handlers.c: the auth endpoints.  The route table has already checked the caller and the
+ * body; a handler reads its fields, calls the store and answers, leaving by one exit. */
+
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "store.h"
+
+
+#define AUTH_MSG_CREDENTIALS   "Correo o contraseña incorrectos"
+#define AUTH_MSG_REFRESH       "La sesión expiró o no es válida; inicia sesión de nuevo"
+#define AUTH_MSG_UNAUTHORIZED  "Se requiere una sesión válida"
+#define AUTH_MSG_CURRENT       "La contraseña actual no es correcta"
+
+
+static const auth_ctx_t *auth_ctx(fv_req_t *r);
+static const char *auth_field(const fv_req_t *r, const char *name);
+static json_object *auth_user_json(const auth_user_t *user, int created);
+static int auth_issue(fv_req_t *r, auth_db_t *db, const auth_user_t *user,
+    const char *family_id, json_object **data);
+static int auth_unauthorized(fv_req_t *r);
+static void auth_rehash(fv_req_t *r, auth_db_t *db, const auth_user_t *user,
+    const char *password);
+
+
+int
+auth_register(fv_req_t *r)
+{
+    const auth_ctx_t  *ctx = auth_ctx(r);
+    auth_db_t          db = { r->worker, NULL };
+    auth_user_t        user;
+    json_object       *event, *data;
+    char               hash[AUTH_HASH_MAX];
+    int                rc, open;
+
+    event = NULL;
+    open = 0;
+
+    if (auth_password_hash(&ctx->password, auth_field(r, "password"), hash, sizeof(hash))
+        != 0)
+    {
+        rc = FV_ERROR;
+        goto out;
+    }
+
+    if ((rc = auth_store_begin(&db)) != FV_OK) {
+        goto out;
+    }
+
+    open = 1;
+
+    /* The unique index decides: two registrations racing for one email get one 201. */
+    rc = auth_store_user_insert(&db, auth_field(r, "name"), auth_field(r, "email"), hash,
+                                "customer", &user);
+    if (rc == AUTH_STORE_CONFLICT) {
+        rc = fv_fail(r, 409, "EMAIL_TAKEN", "Ya existe una cuenta con ese correo");
+        goto out;
+    }
+
+    if (rc != FV_OK) {
+        goto out;
+    }
+
+    event = json_object_new_object();
+    json_object_object_add(event, "userId", json_object_new_int64(user.id));
+    json_object_object_add(event, "name", json_object_new_string(user.name));
+    json_object_object_add(event, "email", json_object_new_string(user.email));
+    json_object_object_add(event, "role", json_object_new_string(user.role));
+    json_object_object_add(event, "createdAt", json_object_new_string(user.created_at));
+
+    if ((rc = auth_store_event(&db, "user.registered", event)) != FV_OK) {
+        goto out;
+    }
+
+    open = 0;
+    if ((rc = auth_store_commit(&db)) != FV_OK) {
+        goto out;
+    }
+
+    data = json_object_new_object();
+    json_object_object_add(data, "user", auth_user_json(&user, 1));
+    rc = fv_reply(r, 201, data, "Cuenta creada");
+
+out:
+
+    if (open) {
+        auth_store_rollback(&db);
+    }
+
+    json_object_put(event);
+    explicit_bzero(hash, sizeof(hash));
+    return rc;
+}
+
+
+int
+auth_login(fv_req_t *r)
+{
+    const auth_ctx_t  *ctx = auth_ctx(r);
+    auth_db_t          db = { r->worker, NULL };
+    auth_user_t        user;
+    json_object       *data;
+    const char        *password;
+    char               family_id[37];
+    int                rc, match;
+
+    data = NULL;
+    password = auth_field(r, "password");
+
+    rc = auth_store_user_by_email(&db, auth_field(r, "email"), &user);
+
+    if (rc == AUTH_STORE_NOT_FOUND) {
+        /* As slow as a wrong password, so the answer does not tell which emails exist. */
+        auth_password_burn(&ctx->password, password);
+        rc = fv_fail(r, 401, "INVALID_CREDENTIALS", AUTH_MSG_CREDENTIALS);
+        goto out;
+    }
+
+    if (rc != FV_OK) {
+        goto out;
+    }
+
+    match = auth_password_verify(user.password_hash, password);
+    if (match < 0) {
+        rc = FV_ERROR;
+        goto out;
+    }
+
+    if (match == 0) {
+        rc = fv_fail(r, 401, "INVALID_CREDENTIALS", AUTH_MSG_CREDENTIALS);
+        goto out;
+    }
+
+    if (!user.active) {
+        rc = fv_fail(r, 403, "ACCOUNT_DISABLED", "La cuenta está desactivada");
+        goto out;
+    }
+
+    if (auth_password_outdated(&ctx->password, user.password_hash)) {
+        auth_rehash(r, &db, &user, password);
+    }
+
+    if (fv_uuid(family_id) != 0) {
+        rc = FV_ERROR;
+        goto out;
+    }
+
+    if ((rc = auth_issue(r, &db, &user, family_id, &data)) != FV_OK) {
+        goto out;
+    }
+
+    json_object_object_add(data, "user", auth_user_json(&user, 0));
+    fv_reply_header(r, "Cache-Control", "no-store");
+    rc = fv_reply(r, 200, data, NULL);
+    data = NULL;
+
+out:
+
+    json_object_put(data);
+    explicit_bzero(&user, sizeof(user));
+    return rc;
+}
+
+
+/*
+ * Refresh tokens are single-use.  The presented token's row is locked, so of two requests
+ * racing with one token exactly one rotates it and the other is a reuse.  A reuse means two
+ * parties hold the token (one of them stole it): every token of its family is revoked, the
+ * revocation committed, and both parties must log in again.
+ */
+
+int
+auth_refresh(fv_req_t *r)
+{
+    auth_db_t          db = { r->worker, NULL };
+    auth_refresh_t     rt;
+    json_object       *data;
+    char               hash[65];
+    int                rc, open;
+
+    data = NULL;
+    open = 0;
+
+    auth_tokens_refresh_hash(auth_field(r, "refreshToken"), hash);
+
+    if ((rc = auth_store_begin(&db)) != FV_OK) {
+        goto out;
+    }
+
+    open = 1;
+
+    rc = auth_store_refresh_lock(&db, hash, &rt);
+    if (rc == AUTH_STORE_NOT_FOUND) {
+        rc = fv_fail(r, 401, "INVALID_REFRESH_TOKEN", AUTH_MSG_REFRESH);
+        goto out;
+    }
+
+    if (rc != FV_OK) {
+        goto out;
+    }
+
+    if (rt.rotated) {
+        if ((rc = auth_store_family_revoke(&db, rt.family_id)) != FV_OK) {
+            goto out;
+        }
+
+        open = 0;
+        if ((rc = auth_store_commit(&db)) != FV_OK) {
+            goto out;
+        }
+
+        fv_log_req(r, FV_LOG_WARN, "reused refresh token: session %s of user %" PRId64
+                   " revoked", rt.family_id, rt.user.id);
+        rc = fv_fail(r, 401, "INVALID_REFRESH_TOKEN", AUTH_MSG_REFRESH);
+        goto out;
+    }
+
+    if (rt.revoked || rt.expired || !rt.user.active) {
+        rc = fv_fail(r, 401, "INVALID_REFRESH_TOKEN", AUTH_MSG_REFRESH);
+        goto out;
+    }
+
+    if ((rc = auth_store_refresh_rotate(&db, rt.id)) != FV_OK) {
+        goto out;
+    }
+
+    if ((rc = auth_issue(r, &db, &rt.user, rt.family_id, &data)) != FV_OK) {
+        goto out;
+    }
+
+    open = 0;
+    if ((rc = auth_store_commit(&db)) != FV_OK) {
+        goto out;
+    }
+
+    fv_reply_header(r, "Cache-Control", "no-store");
+    rc = fv_reply(r, 200, data, NULL);
+    data = NULL;
+
+out:
+
+    if (open) {
+        auth_store_rollback(&db);
+    }
+
+    json_object_put(data);
+    return rc;
+}
+
+
+int
+auth_logout(fv_req_t *r)
+{
+    auth_db_t   db = { r->worker, NULL };
+    char        hash[65];
+    int         rc;
+
+    auth_tokens_refresh_hash(auth_field(r, "refreshToken"), hash);
+
+    /* Someone else's or an unknown token changes nothing, and the answer is the same. */
+    rc = auth_store_family_revoke_owned(&db, hash, fv_req_user_id(r));
+    if (rc != FV_OK) {
+        goto out;
+    }
+
+    rc = fv_reply(r, 200, json_object_new_object(), "Sesión cerrada");
+
+out:
+
+    return rc;
+}
+
+
+int
+auth_logout_all(fv_req_t *r)
+{
+    auth_db_t     db = { r->worker, NULL };
+    json_object  *data;
+    long          sessions;
+    int           rc;
+
+    rc = auth_store_families_revoke_user(&db, fv_req_user_id(r), NULL, &sessions);
+    if (rc != FV_OK) {
+        goto out;
+    }
+
+    data = json_object_new_object();
+    json_object_object_add(data, "revokedSessions", json_object_new_int64(sessions));
+    rc = fv_reply(r, 200, data, "Se cerraron todas las sesiones");
+
+out:
+
+    return rc;
+}
+
+
+int
+auth_me(fv_req_t *r)
+{
+    auth_db_t     db = { r->worker, NULL };
+    auth_user_t   user;
+    json_object  *data;
+    int           rc;
+
+    rc = auth_store_user_by_id(&db, fv_req_user_id(r), &user);
+    if (rc == AUTH_STORE_NOT_FOUND || (rc == FV_OK && !user.active)) {
+        rc = auth_unauthorized(r);
+        goto out;
+    }
+
+    if (rc != FV_OK) {
+        goto out;
+    }
+
+    data = json_object_new_object();
+    json_object_object_add(data, "user", auth_user_json(&user, 1));
+    rc = fv_reply(r, 200, data, NULL);
+
+out:
+
+    explicit_bzero(&user, sizeof(user));
+    return rc;
+}
+
+
+int
+auth_change_password(fv_req_t *r)
+{
+    const auth_ctx_t  *ctx = auth_ctx(r);
+    auth_db_t          db = { r->worker, NULL };
+    auth_user_t        user;
+    json_object       *data;
+    const char        *current, *fresh, *sid;
+    char               hash[AUTH_HASH_MAX];
+    long               sessions;
+    int                rc, open, match;
+
+    open = 0;
+    hash[0] = '\0';
+    current = auth_field(r, "currentPassword");
+    fresh = auth_field(r, "newPassword");
+
+    /* The session that asks keeps living; a token without a usable sid keeps none. */
+    sid = fv_req_param(r, "FLORES_JWT_SID");
+    if (!auth_uuid_valid(sid)) {
+        sid = NULL;
+    }
+
+    rc = auth_store_user_by_id(&db, fv_req_user_id(r), &user);
+    if (rc == AUTH_STORE_NOT_FOUND || (rc == FV_OK && !user.active)) {
+        rc = auth_unauthorized(r);
+        goto out;
+    }
+
+    if (rc != FV_OK) {
+        goto out;
+    }
+
+    match = auth_password_verify(user.password_hash, current);
+    if (match < 0) {
+        rc = FV_ERROR;
+        goto out;
+    }
+
+    if (match == 0) {
+        rc = fv_fail_field(r, "currentPassword", AUTH_MSG_CURRENT);
+        goto out;
+    }
+
+    if (strcmp(current, fresh) == 0) {
+        rc = fv_fail_field(r, "newPassword",
+                           "La nueva contraseña debe ser distinta de la actual");
+        goto out;
+    }
+
+    if (auth_password_hash(&ctx->password, fresh, hash, sizeof(hash)) != 0) {
+        rc = FV_ERROR;
+        goto out;
+    }
+
+    if ((rc = auth_store_begin(&db)) != FV_OK) {
+        goto out;
+    }
+
+    open = 1;
+
+    /* Only over the hash just verified: a concurrent change wins, this one is refused. */
+    rc = auth_store_user_set_password(&db, user.id, user.password_hash, hash);
+    if (rc == AUTH_STORE_NOT_FOUND) {
+        rc = fv_fail_field(r, "currentPassword", AUTH_MSG_CURRENT);
+        goto out;
+    }
+
+    if (rc != FV_OK) {
+        goto out;
+    }
+
+    rc = auth_store_families_revoke_user(&db, user.id, sid, &sessions);
+    if (rc != FV_OK) {
+        goto out;
+    }
+
+    open = 0;
+    if ((rc = auth_store_commit(&db)) != FV_OK) {
+        goto out;
+    }
+
+    data = json_object_new_object();
+    json_object_object_add(data, "revokedSessions", json_object_new_int64(sessions));
+    rc = fv_reply(r, 200, data, "Contraseña actualizada; se cerraron las demás sesiones");
+
+out:
+
+    if (open) {
+        auth_store_rollback(&db);
+    }
+
+    explicit_bzero(hash, sizeof(hash));
+    explicit_bzero(&user, sizeof(user));
+    return rc;
+}
+
+
+int
+auth_jwks(fv_req_t *r)
+{
+    const auth_ctx_t  *ctx = auth_ctx(r);
+
+    if (ctx->tokens.jwks == NULL) {
+        return fv_fail(r, 404, "NOT_FOUND", "Recurso no encontrado");
+    }
+
+    /* Raw RFC 7517, not enveloped: JWT libraries read it as it is. */
+    fv_reply_header(r, "Cache-Control", "public, max-age=300");
+    return fv_reply_raw(r, 200, "application/json", ctx->tokens.jwks, ctx->tokens.jwks_len);
+}
+
+
+static const auth_ctx_t *
+auth_ctx(fv_req_t *r)
+{
+    return fv_server_data(fv_req_server(r));
+}
+
+
+/* A string field of the validated body; the spec made the required ones present. */
+
+static const char *
+auth_field(const fv_req_t *r, const char *name)
+{
+    json_object  *v;
+
+    if (r->body == NULL || !json_object_object_get_ex(r->body, name, &v)
+        || !json_object_is_type(v, json_type_string))
+    {
+        return "";
+    }
+
+    return json_object_get_string(v);
+}
+
+
+static json_object *
+auth_user_json(const auth_user_t *user, int created)
+{
+    json_object  *o;
+
+    o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_int64(user->id));
+    json_object_object_add(o, "name", json_object_new_string(user->name));
+    json_object_object_add(o, "email", json_object_new_string(user->email));
+    json_object_object_add(o, "role", json_object_new_string(user->role));
+
+    if (created) {
+        json_object_object_add(o, "createdAt", json_object_new_string(user->created_at));
+    }
+
+    return o;
+}
+
+
+/* Stores a new refresh token in the family and signs an access token for the user as the
+ * database has them now; data receives {token, refreshToken, tokenType, expiresIn}. */
+
+static int
+auth_issue(fv_req_t *r, auth_db_t *db, const auth_user_t *user, const char *family_id,
+    json_object **data)
+{
+    const auth_ctx_t  *ctx = auth_ctx(r);
+    auth_subject_t     sub;
+    char               refresh[AUTH_REFRESH_LEN + 1], hash[65];
+    char              *access;
+    int                rc;
+
+    sub.user_id = user->id;
+    sub.email = user->email;
+    sub.role = user->role;
+    sub.sid = family_id;
+
+    access = auth_tokens_access(&ctx->tokens, &sub);
+    if (access == NULL) {
+        rc = FV_ERROR;
+        goto out;
+    }
+
+    if (auth_tokens_refresh_new(refresh, hash) != 0) {
+        rc = FV_ERROR;
+        goto out;
+    }
+
+    rc = auth_store_refresh_insert(db, hash, family_id, user->id, ctx->tokens.refresh_ttl);
+    if (rc != FV_OK) {
+        goto out;
+    }
+
+    *data = json_object_new_object();
+    json_object_object_add(*data, "token", json_object_new_string(access));
+    json_object_object_add(*data, "refreshToken", json_object_new_string(refresh));
+    json_object_object_add(*data, "tokenType", json_object_new_string("Bearer"));
+    json_object_object_add(*data, "expiresIn", json_object_new_int64(ctx->tokens.access_ttl));
+
+out:
+
+    explicit_bzero(refresh, sizeof(refresh));
+    free(access);
+    return rc;
+}
+
+
+static int
+auth_unauthorized(fv_req_t *r)
+{
+    fv_reply_header(r, "WWW-Authenticate",
+                    "Bearer realm=\"flores-victoria\", error=\"invalid_token\"");
+    return fv_fail(r, 401, "UNAUTHORIZED", AUTH_MSG_UNAUTHORIZED);
+}
+
+
+/* The cost settings were raised since this hash was made: store one made with the current
+ * ones.  Best effort; the login goes on whatever happens. */
+
+static void
+auth_rehash(fv_req_t *r, auth_db_t *db, const auth_user_t *user, const char *password)
+{
+    const auth_ctx_t  *ctx = auth_ctx(r);
+    char               hash[AUTH_HASH_MAX];
+
+    if (auth_password_hash(&ctx->password, password, hash, sizeof(hash)) == 0
+        && auth_store_user_set_password(db, user->id, user->password_hash, hash) == FV_OK)
+    {
+        fv_log_req(r, FV_LOG_INFO, "password hash of user %" PRId64 " upgraded", user->id);
+    }
+
+    explicit_bzero(hash, sizeof(hash));
+}

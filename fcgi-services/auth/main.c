@@ -1,0 +1,119 @@
+/* main.c: the auth service: accounts, logins and sessions under /api/auth. */
+
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+
+
+#define FIELDS_END  { NULL, 0, 0, 0, 0, NULL, NULL }
+
+
+static const fv_field_t  register_body[] = {
+    { "name",            FV_STRING, FV_REQUIRED | FV_TRIM, AUTH_NAME_MIN, AUTH_NAME_MAX,
+                         NULL, NULL },
+    { "email",           FV_EMAIL,  FV_REQUIRED, 0, AUTH_EMAIL_MAX, NULL, NULL },
+    { "password",        FV_STRING, FV_REQUIRED, AUTH_PASSWORD_MIN, AUTH_PASSWORD_MAX,
+                         NULL, NULL },
+    FIELDS_END
+};
+
+static const fv_field_t  login_body[] = {
+    { "email",           FV_EMAIL,  FV_REQUIRED, 0, AUTH_EMAIL_MAX, NULL, NULL },
+    { "password",        FV_STRING, FV_REQUIRED, 1, AUTH_PASSWORD_MAX, NULL, NULL },
+    FIELDS_END
+};
+
+static const fv_field_t  refresh_body[] = {
+    { "refreshToken",    FV_STRING, FV_REQUIRED, 1, AUTH_REFRESH_MAX, NULL, NULL },
+    FIELDS_END
+};
+
+static const fv_field_t  change_password_body[] = {
+    { "currentPassword", FV_STRING, FV_REQUIRED, 1, AUTH_PASSWORD_MAX, NULL, NULL },
+    { "newPassword",     FV_STRING, FV_REQUIRED, AUTH_PASSWORD_MIN, AUTH_PASSWORD_MAX,
+                         NULL, NULL },
+    FIELDS_END
+};
+
+
+static const fv_route_t  auth_routes[] = {
+    { "POST", "/api/auth/register",         FV_PUBLIC, register_body, NULL, auth_register },
+    { "POST", "/api/auth/login",            FV_PUBLIC, login_body, NULL, auth_login },
+    { "POST", "/api/auth/refresh",          FV_PUBLIC, refresh_body, NULL, auth_refresh },
+    { "POST", "/api/auth/logout",           FV_USER, refresh_body, NULL, auth_logout },
+    { "POST", "/api/auth/logout-all",       FV_USER, NULL, NULL, auth_logout_all },
+    { "GET",  "/api/auth/me",               FV_USER, NULL, NULL, auth_me },
+    { "POST", "/api/auth/change-password",  FV_USER, change_password_body, NULL,
+                                            auth_change_password },
+    { "GET",  "/api/auth/.well-known/jwks.json", FV_PUBLIC, NULL, NULL, auth_jwks },
+    FV_ROUTES_END
+};
+
+
+static int auth_init(fv_server_t *s);
+static void auth_exit(fv_server_t *s);
+
+
+static const fv_service_t  auth_service = {
+    AUTH_SERVICE,
+    auth_routes,
+    FV_STORE_PG,
+    1,                  /* user.registered leaves through the outbox */
+    auth_init,
+    auth_exit
+};
+
+
+int
+main(int argc, char **argv)
+{
+    return fv_main(argc, argv, &auth_service);
+}
+
+
+/* Keys and password costs are read once, before any request; a bad one stops the start. */
+
+static int
+auth_init(fv_server_t *s)
+{
+    auth_ctx_t  *ctx;
+
+    ctx = calloc(1, sizeof(*ctx));
+    if (ctx == NULL) {
+        return FV_ERROR;
+    }
+
+    if (auth_tokens_init(&ctx->tokens, fv_server_conf(s)) != 0) {
+        free(ctx);
+        return FV_ERROR;
+    }
+
+    if (auth_password_init(&ctx->password, fv_server_conf(s)) != 0) {
+        auth_tokens_free(&ctx->tokens);
+        free(ctx);
+        return FV_ERROR;
+    }
+
+    fv_server_set_data(s, ctx);
+    return FV_OK;
+}
+
+
+static void
+auth_exit(fv_server_t *s)
+{
+    auth_ctx_t  *ctx;
+
+    ctx = fv_server_data(s);
+    if (ctx == NULL) {
+        return;
+    }
+
+    auth_tokens_free(&ctx->tokens);
+    explicit_bzero(ctx, sizeof(*ctx));
+    free(ctx);
+    fv_server_set_data(s, NULL);
+}

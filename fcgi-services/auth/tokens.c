@@ -1,0 +1,531 @@
+/* tokens.c: access JWTs (HS256 with a shared secret, RS256/ES256 with a private key), their
+ * JWK set, and opaque refresh tokens stored only as hashes. */
+
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "tokens.h"
+
+
+#define AUTH_HS_KEY_MIN      32        /* bytes: RFC 7518 3.2, a key as long as the hash */
+#define AUTH_RSA_BITS_MIN    2048
+#define AUTH_EC_COORD_LEN    32        /* P-256 coordinates, left-padded */
+
+
+static int auth_tokens_secret(auth_tokens_t *t, const fv_conf_t *conf);
+static int auth_tokens_private_key(auth_tokens_t *t, const fv_conf_t *conf);
+static int auth_tokens_jwk(auth_tokens_t *t, EVP_PKEY *pkey);
+static char *auth_b64url_bn(const EVP_PKEY *pkey, const char *param, size_t pad);
+static int auth_tokens_selftest(const auth_tokens_t *t);
+static int auth_pem_no_passphrase(char *buf, int size, int rwflag, void *u);
+
+
+int
+auth_tokens_init(auth_tokens_t *t, const fv_conf_t *conf)
+{
+    const char  *alg, *iss, *aud;
+
+    memset(t, 0, sizeof(*t));
+
+    t->access_ttl = fv_conf_long(conf, "FLORES_ACCESS_TTL", 900, 30, 86400);
+    t->refresh_ttl = fv_conf_long(conf, "FLORES_REFRESH_TTL", 604800, 60, 31536000);
+
+    iss = fv_conf_str(conf, "FLORES_JWT_ISSUER", "flores-victoria");
+    aud = fv_conf_str(conf, "FLORES_JWT_AUDIENCE", "flores-victoria-api");
+
+    if (strlen(iss) >= sizeof(t->issuer) || strlen(aud) >= sizeof(t->audience)
+        || iss[0] == '\0' || aud[0] == '\0')
+    {
+        fv_log(FV_LOG_ERROR, "FLORES_JWT_ISSUER and FLORES_JWT_AUDIENCE must be 1 to %zu "
+               "bytes", sizeof(t->issuer) - 1);
+        return -1;
+    }
+
+    memcpy(t->issuer, iss, strlen(iss) + 1);
+    memcpy(t->audience, aud, strlen(aud) + 1);
+
+    alg = fv_conf_str(conf, "FLORES_JWT_ALG", "HS256");
+
+    if (strcmp(alg, "HS256") == 0) {
+        t->alg = JWT_ALG_HS256;
+        if (auth_tokens_secret(t, conf) != 0) {
+            return -1;
+        }
+
+    } else if (strcmp(alg, "RS256") == 0 || strcmp(alg, "ES256") == 0) {
+        t->alg = alg[0] == 'R' ? JWT_ALG_RS256 : JWT_ALG_ES256;
+        if (auth_tokens_private_key(t, conf) != 0) {
+            auth_tokens_free(t);
+            return -1;
+        }
+
+    } else {
+        fv_log(FV_LOG_ERROR, "FLORES_JWT_ALG \"%s\" is not one of HS256, RS256, ES256", alg);
+        return -1;
+    }
+
+    if (auth_tokens_selftest(t) != 0) {
+        auth_tokens_free(t);
+        return -1;
+    }
+
+    fv_log(FV_LOG_INFO, "access tokens signed with %s%s%s, valid %lds; refresh tokens %lds",
+           alg, t->kid[0] ? ", kid " : "", t->kid, t->access_ttl, t->refresh_ttl);
+
+    return 0;
+}
+
+
+void
+auth_tokens_free(auth_tokens_t *t)
+{
+    if (t->key != NULL) {
+        OPENSSL_cleanse(t->key, t->key_len);
+        free(t->key);
+        t->key = NULL;
+    }
+
+    free(t->jwks);
+    t->jwks = NULL;
+}
+
+
+static int
+auth_tokens_secret(auth_tokens_t *t, const fv_conf_t *conf)
+{
+    t->key = fv_conf_secret(conf, "FLORES_JWT_SECRET", &t->key_len);
+
+    if (t->key == NULL) {
+        fv_log(FV_LOG_ERROR, "HS256 needs a secret: FLORES_JWT_SECRET_FILE is unset or "
+               "unreadable");
+        return -1;
+    }
+
+    if (t->key_len < AUTH_HS_KEY_MIN) {
+        fv_log(FV_LOG_ERROR, "the HS256 secret is %zu bytes; at least %d are required",
+               t->key_len, AUTH_HS_KEY_MIN);
+        auth_tokens_free(t);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+auth_tokens_private_key(auth_tokens_t *t, const fv_conf_t *conf)
+{
+    char           group[32];
+    size_t         group_len;
+    BIO           *bio;
+    EVP_PKEY      *pkey;
+    int            rc;
+
+    t->key = fv_conf_secret(conf, "FLORES_JWT_PRIVATE_KEY", &t->key_len);
+
+    if (t->key == NULL) {
+        fv_log(FV_LOG_ERROR, "%s needs FLORES_JWT_PRIVATE_KEY_FILE, which is unset or "
+               "unreadable", jwt_alg_str(t->alg));
+        return -1;
+    }
+
+    if (t->key_len > 64 * 1024) {
+        fv_log(FV_LOG_ERROR, "FLORES_JWT_PRIVATE_KEY_FILE is too large for a key");
+        return -1;
+    }
+
+    bio = BIO_new_mem_buf(t->key, (int) t->key_len);
+    if (bio == NULL) {
+        return -1;
+    }
+
+    pkey = PEM_read_bio_PrivateKey(bio, NULL, auth_pem_no_passphrase, NULL);
+    BIO_free(bio);
+
+    if (pkey == NULL) {
+        fv_log(FV_LOG_ERROR, "FLORES_JWT_PRIVATE_KEY_FILE does not hold an unencrypted PEM "
+               "private key");
+        return -1;
+    }
+
+    rc = -1;
+
+    if (t->alg == JWT_ALG_RS256) {
+        if (!EVP_PKEY_is_a(pkey, "RSA")) {
+            fv_log(FV_LOG_ERROR, "RS256 needs an RSA private key");
+            goto out;
+        }
+
+        if (EVP_PKEY_get_bits(pkey) < AUTH_RSA_BITS_MIN) {
+            fv_log(FV_LOG_ERROR, "the RSA key has %d bits; at least %d are required",
+                   EVP_PKEY_get_bits(pkey), AUTH_RSA_BITS_MIN);
+            goto out;
+        }
+
+    } else {
+        if (!EVP_PKEY_is_a(pkey, "EC")
+            || EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                              sizeof(group), &group_len) != 1
+            || strcmp(group, "prime256v1") != 0)
+        {
+            fv_log(FV_LOG_ERROR, "ES256 needs an EC private key on curve P-256");
+            goto out;
+        }
+    }
+
+    rc = auth_tokens_jwk(t, pkey);
+
+out:
+
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
+
+/*
+ * The JWK set holds the one public key; its kid is the RFC 7638 thumbprint: the SHA-256 of
+ * the key's required members, sorted by name, without white space, in base64url.  Clients
+ * pick the key by the kid in the token's header, so a rotated key gets a new kid.
+ */
+
+static int
+auth_tokens_jwk(auth_tokens_t *t, EVP_PKEY *pkey)
+{
+    unsigned char   digest[EVP_MAX_MD_SIZE];
+    unsigned int    digest_len;
+    char           *a, *b, *canon;
+    const char     *text;
+    json_object    *keys, *jwk, *doc;
+    int             n, rc;
+
+    rc = -1;
+    canon = NULL;
+    doc = NULL;
+
+    if (t->alg == JWT_ALG_RS256) {
+        a = auth_b64url_bn(pkey, OSSL_PKEY_PARAM_RSA_E, 0);
+        b = auth_b64url_bn(pkey, OSSL_PKEY_PARAM_RSA_N, 0);
+    } else {
+        a = auth_b64url_bn(pkey, OSSL_PKEY_PARAM_EC_PUB_X, AUTH_EC_COORD_LEN);
+        b = auth_b64url_bn(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, AUTH_EC_COORD_LEN);
+    }
+
+    if (a == NULL || b == NULL) {
+        fv_log(FV_LOG_ERROR, "cannot read the public part of the signing key");
+        goto out;
+    }
+
+    n = t->alg == JWT_ALG_RS256
+        ? asprintf(&canon, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", a, b)
+        : asprintf(&canon, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", a, b);
+
+    if (n < 0) {
+        canon = NULL;
+        goto out;
+    }
+
+    if (EVP_Digest(canon, (size_t) n, digest, &digest_len, EVP_sha256(), NULL) != 1
+        || digest_len != 32)
+    {
+        goto out;
+    }
+
+    (void) fv_base64url(digest, digest_len, t->kid);
+
+    doc = json_object_new_object();
+    keys = json_object_new_array();
+    jwk = json_object_new_object();
+
+    if (doc == NULL || keys == NULL || jwk == NULL) {
+        json_object_put(keys);
+        json_object_put(jwk);
+        goto out;
+    }
+
+    json_object_object_add(doc, "keys", keys);
+    json_object_array_add(keys, jwk);
+
+    if (t->alg == JWT_ALG_RS256) {
+        json_object_object_add(jwk, "kty", json_object_new_string("RSA"));
+    } else {
+        json_object_object_add(jwk, "kty", json_object_new_string("EC"));
+    }
+
+    json_object_object_add(jwk, "use", json_object_new_string("sig"));
+    json_object_object_add(jwk, "alg", json_object_new_string(jwt_alg_str(t->alg)));
+    json_object_object_add(jwk, "kid", json_object_new_string(t->kid));
+
+    if (t->alg == JWT_ALG_RS256) {
+        json_object_object_add(jwk, "n", json_object_new_string(b));
+        json_object_object_add(jwk, "e", json_object_new_string(a));
+    } else {
+        json_object_object_add(jwk, "crv", json_object_new_string("P-256"));
+        json_object_object_add(jwk, "x", json_object_new_string(a));
+        json_object_object_add(jwk, "y", json_object_new_string(b));
+    }
+
+    text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN
+                                               | JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (text == NULL) {
+        goto out;
+    }
+
+    t->jwks = strdup(text);
+    if (t->jwks == NULL) {
+        goto out;
+    }
+
+    t->jwks_len = strlen(t->jwks);
+    rc = 0;
+
+out:
+
+    json_object_put(doc);
+    free(canon);
+    free(a);
+    free(b);
+    return rc;
+}
+
+
+/* A big-endian integer parameter of the key in base64url, left-padded to pad bytes. */
+
+static char *
+auth_b64url_bn(const EVP_PKEY *pkey, const char *param, size_t pad)
+{
+    BIGNUM         *bn;
+    unsigned char  *bin;
+    char           *out;
+    int             len;
+
+    bn = NULL;
+    bin = NULL;
+    out = NULL;
+
+    if (EVP_PKEY_get_bn_param(pkey, param, &bn) != 1) {
+        return NULL;
+    }
+
+    len = BN_num_bytes(bn);
+    if (pad != 0) {
+        if ((size_t) len > pad) {
+            goto out;
+        }
+        len = (int) pad;
+    }
+
+    if (len <= 0 || (bin = malloc((size_t) len)) == NULL) {
+        goto out;
+    }
+
+    if (BN_bn2binpad(bn, bin, len) != len) {
+        goto out;
+    }
+
+    out = malloc(4 * (((size_t) len + 2) / 3) + 1);
+    if (out != NULL) {
+        (void) fv_base64url(bin, (size_t) len, out);
+    }
+
+out:
+
+    free(bin);
+    BN_free(bn);
+    return out;
+}
+
+
+char *
+auth_tokens_access(const auth_tokens_t *t, const auth_subject_t *sub)
+{
+    char     id[24], jti[37];
+    char    *token;
+    jwt_t   *jwt;
+    time_t   now;
+    int      err;
+
+    if (fv_uuid(jti) != 0) {
+        return NULL;
+    }
+
+    if (jwt_new(&jwt) != 0) {
+        return NULL;
+    }
+
+    token = NULL;
+    now = time(NULL);
+    (void) snprintf(id, sizeof(id), "%" PRId64, sub->user_id);
+
+    err = jwt_add_grant(jwt, "sub", id)
+          | jwt_add_grant(jwt, "email", sub->email)
+          | jwt_add_grant(jwt, "role", sub->role)
+          | jwt_add_grant(jwt, "iss", t->issuer)
+          | jwt_add_grant(jwt, "aud", t->audience)
+          | jwt_add_grant_int(jwt, "iat", (long) now)
+          | jwt_add_grant_int(jwt, "exp", (long) now + t->access_ttl)
+          | jwt_add_grant(jwt, "jti", jti)
+          | jwt_add_grant(jwt, "sid", sub->sid);
+
+    if (err == 0 && t->kid[0] != '\0') {
+        err = jwt_add_header(jwt, "kid", t->kid);
+    }
+
+    if (err == 0) {
+        err = jwt_set_alg(jwt, t->alg, t->key, (int) t->key_len);
+    }
+
+    if (err == 0) {
+        token = jwt_encode_str(jwt);
+    }
+
+    if (err != 0) {
+        fv_log(FV_LOG_ERROR, "cannot build an access token");
+
+    } else if (token == NULL) {
+        fv_log(FV_LOG_ERROR, "cannot sign an access token: %s", strerror(errno));
+    }
+
+    jwt_free(jwt);
+    return token;
+}
+
+
+/* Signs a token and verifies it with the public half, so a bad key stops the start. */
+
+static int
+auth_tokens_selftest(const auth_tokens_t *t)
+{
+    auth_subject_t   sub = { 0, "selftest@localhost", "customer",
+                             "00000000-0000-4000-8000-000000000000" };
+    unsigned char   *pub;
+    char            *token;
+    BIO             *in, *out;
+    EVP_PKEY        *pkey;
+    BUF_MEM         *mem;
+    jwt_t           *jwt;
+    int              rc, len;
+
+    token = auth_tokens_access(t, &sub);
+    if (token == NULL) {
+        fv_log(FV_LOG_ERROR, "the %s key cannot sign", jwt_alg_str(t->alg));
+        return -1;
+    }
+
+    rc = -1;
+    in = NULL;
+    out = NULL;
+    pkey = NULL;
+    jwt = NULL;
+
+    if (t->alg == JWT_ALG_HS256) {
+        pub = t->key;
+        len = (int) t->key_len;
+
+    } else {
+        in = BIO_new_mem_buf(t->key, (int) t->key_len);
+        out = BIO_new(BIO_s_mem());
+        if (in == NULL || out == NULL) {
+            goto out;
+        }
+
+        pkey = PEM_read_bio_PrivateKey(in, NULL, auth_pem_no_passphrase, NULL);
+        if (pkey == NULL || PEM_write_bio_PUBKEY(out, pkey) != 1) {
+            goto out;
+        }
+
+        BIO_get_mem_ptr(out, &mem);
+        pub = (unsigned char *) mem->data;
+        len = (int) mem->length;
+    }
+
+    if (jwt_decode(&jwt, token, pub, len) != 0 || jwt_get_alg(jwt) != t->alg) {
+        fv_log(FV_LOG_ERROR, "a token signed with the %s key does not verify",
+               jwt_alg_str(t->alg));
+        goto out;
+    }
+
+    rc = 0;
+
+out:
+
+    jwt_free(jwt);
+    EVP_PKEY_free(pkey);
+    BIO_free(in);
+    BIO_free(out);
+    free(token);
+    return rc;
+}
+
+
+static int
+auth_pem_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void) buf;
+    (void) size;
+    (void) rwflag;
+    (void) u;
+
+    return -1;
+}
+
+
+int
+auth_tokens_refresh_new(char token[AUTH_REFRESH_LEN + 1], char hash[65])
+{
+    unsigned char  raw[AUTH_REFRESH_BYTES];
+
+    if (fv_random(raw, sizeof(raw)) != 0) {
+        return -1;
+    }
+
+    (void) fv_base64url(raw, sizeof(raw), token);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    fv_sha256_hex(token, AUTH_REFRESH_LEN, hash);
+
+    return 0;
+}
+
+
+void
+auth_tokens_refresh_hash(const char *token, char hash[65])
+{
+    fv_sha256_hex(token, strlen(token), hash);
+}
+
+
+int
+auth_uuid_valid(const char *s)
+{
+    size_t  i;
+
+    if (s == NULL || strlen(s) != 36) {
+        return 0;
+    }
+
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') {
+                return 0;
+            }
+
+        } else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')
+                     || (s[i] >= 'A' && s[i] <= 'F')))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
