@@ -30,7 +30,7 @@ our @EXPORT = qw(
     mint_jwt decode_jwt jwt_secret verify_jwt random_hex
     pg pg_value pg_dump_schema
     events_bin events_declare events_tail events_delete unique_queue
-    run_cmd flores stop_component start_component stack_down stack_up
+    run_cmd flores stop_component start_component stack_down stack_up cleanup
     metric_sum auth_requests auth_log_lines wait_for median now_ms
     run_blocks finish
 );
@@ -492,6 +492,10 @@ sub flores {
 
 my %STOPPED;
 my $STACK_DOWN = 0;
+my @CLEANUP;
+
+# cleanup(sub { ... }): run at exit, after the stack has been restored.
+sub cleanup { push @CLEANUP, @_ }
 
 # stop_component / start_component: the component is restarted by END if the file dies in
 # between.
@@ -529,6 +533,9 @@ END {
     for my $c (sort keys %STOPPED) {
         diag("restoring $c: ./flores start $c");
         flores('start', $c);
+    }
+    for my $f (@CLEANUP) {
+        eval { $f->(); 1 } or diag("cleanup failed: $@");
     }
     $? = $status;
 }
