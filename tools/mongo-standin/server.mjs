@@ -1,0 +1,63 @@
+// server.mjs: the MongoDB stand-in of the development and test stacks (CongoDB, which speaks
+// MongoDB's wire protocol), listening on 127.0.0.1 only, with its data in files.
+//
+//   node server.mjs --port PORT --dir DATA_DIR [--pid-file FILE]
+//
+// Stops cleanly (storage closed, pid file removed) on SIGTERM or SIGINT.
+// Not a real MongoDB: see the README's "MongoDB stand-in" section for what differs.
+
+import { writeFileSync, rmSync, mkdirSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { CongoServer } from '@push.rocks/smartmongo/dist_ts/congodb/index.js';
+
+const { values: opt } = parseArgs({
+  options: {
+    port: { type: 'string' },
+    dir: { type: 'string' },
+    'pid-file': { type: 'string' },
+  },
+});
+
+const port = Number(opt.port);
+if (!Number.isInteger(port) || port < 1 || port > 65535 || !opt.dir) {
+  console.error('usage: node server.mjs --port PORT --dir DATA_DIR [--pid-file FILE]');
+  process.exit(2);
+}
+
+const log = (msg) => console.log(`${new Date().toISOString()} mongo-standin[${process.pid}] ${msg}`);
+
+mkdirSync(opt.dir, { recursive: true });
+const server = new CongoServer({ host: '127.0.0.1', port, storage: 'file', storagePath: opt.dir });
+
+let stopping = false;
+async function stop(signal) {
+  if (stopping) {
+    return;
+  }
+  stopping = true;
+  log(`${signal}: stopping`);
+  try {
+    await server.stop();
+  } catch (err) {
+    log(`error while stopping: ${err?.stack ?? err}`);
+    process.exitCode = 1;
+  }
+  if (opt['pid-file']) {
+    rmSync(opt['pid-file'], { force: true });
+  }
+  log('stopped');
+  process.exit();
+}
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
+
+try {
+  await server.start();
+} catch (err) {
+  log(`cannot start on 127.0.0.1:${port}: ${err?.message ?? err}`);
+  process.exit(1);
+}
+if (opt['pid-file']) {
+  writeFileSync(opt['pid-file'], `${process.pid}\n`);
+}
+log(`listening on 127.0.0.1:${port}, data in ${opt.dir}`);
