@@ -89,7 +89,8 @@ struct fv_field_s {
     const char           *name;
     fv_type_e             type;
     unsigned              flags;
-    long                  min;       /* characters, value or items; 0 and 0: no bound */
+    long                  min;       /* characters, value or items; 0 and 0: no bound;
+                                        max 0 with min > 0: no upper bound */
     long                  max;
     const char *const    *choices;   /* FV_ENUM, NULL-terminated */
     const fv_field_t     *fields;    /* FV_OBJECT members, or FV_ARRAY item spec (one entry) */
@@ -251,6 +252,8 @@ PGconn *fv_pg_connect(const fv_conf_t *conf, const char *schema);
  * and marks them published only after the broker confirmed.  Broker down: rows wait and the
  * relay retries with backoff.  Delivery is at least once; consumers deduplicate on id. */
 
+/* type is [a-z0-9._-]{1,255}; data stays the caller's (NULL: {}).  Returns FV_OK, FV_ERROR
+ * or FV_STORE_DOWN. */
 int fv_outbox_add(fv_worker_t *w, const char *type, json_object *data);
 
 
@@ -265,6 +268,9 @@ void fv_amqp_close(fv_amqp_t *a);
  * default 5000 ms).  Returns 0 when confirmed, -1 otherwise (the connection is then unusable). */
 int fv_amqp_publish(fv_amqp_t *a, const char *routing_key, const char *message_id,
     const char *body, size_t len);
+/* The underlying librabbitmq connection (an amqp_connection_state_t), whose channel 1 is
+ * open, for programs that also declare queues and consume (flores-events). */
+void *fv_amqp_connection(fv_amqp_t *a);
 
 
 /* ---- metrics (fv_metrics.c) -----------------------------------------------------------

@@ -1,0 +1,332 @@
+/* fv_amqp.c: RabbitMQ: a connection with a confirm-mode channel, the events exchange, and
+ * publishing one persistent message at a time until the broker confirms it. */
+
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+
+#include "fv_internal.h"
+
+
+#define FV_AMQP_CHANNEL       1
+#define FV_AMQP_CONNECT_MS    2000
+#define FV_AMQP_DEFAULT_URL   "amqp://guest:guest@127.0.0.1:5672/"
+
+struct fv_amqp_s {
+    amqp_connection_state_t   conn;
+    char                      exchange[128];
+    uint64_t                  next_tag;       /* the broker numbers publishes from 1 */
+    long                      timeout_ms;
+    int                       broken;
+};
+
+
+static void
+fv_amqp_why(amqp_rpc_reply_t r, char *out, size_t size)
+{
+    amqp_connection_close_t  *cc;
+    amqp_channel_close_t     *ch;
+
+    switch (r.reply_type) {
+
+    case AMQP_RESPONSE_NORMAL:
+        (void) snprintf(out, size, "no error");
+        break;
+
+    case AMQP_RESPONSE_NONE:
+        (void) snprintf(out, size, "no reply");
+        break;
+
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+        (void) snprintf(out, size, "%s", amqp_error_string2(r.library_error));
+        break;
+
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+        if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+            cc = r.reply.decoded;
+            (void) snprintf(out, size, "connection closed by the broker: %u %.*s",
+                cc->reply_code, (int) cc->reply_text.len, (const char *) cc->reply_text.bytes);
+        } else if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+            ch = r.reply.decoded;
+            (void) snprintf(out, size, "channel closed by the broker: %u %.*s",
+                ch->reply_code, (int) ch->reply_text.len, (const char *) ch->reply_text.bytes);
+        } else {
+            (void) snprintf(out, size, "broker error, method 0x%08x", r.reply.id);
+        }
+        break;
+    }
+}
+
+
+static int
+fv_amqp_check(fv_amqp_t *a, const char *what)
+{
+    amqp_rpc_reply_t  r;
+    char              why[256];
+
+    r = amqp_get_rpc_reply(a->conn);
+
+    if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+        return 0;
+    }
+
+    fv_amqp_why(r, why, sizeof(why));
+    fv_log(FV_LOG_WARN, "RabbitMQ: %s failed: %s", what, why);
+    a->broken = 1;
+    return -1;
+}
+
+
+fv_amqp_t *
+fv_amqp_open(const fv_conf_t *conf)
+{
+    struct amqp_connection_info  ci;
+    struct timeval               tv, rpc;
+    amqp_socket_t               *sock;
+    amqp_rpc_reply_t             r;
+    fv_amqp_t                   *a;
+    char                        *url, why[256];
+    int                          rc;
+
+    a = calloc(1, sizeof(fv_amqp_t));
+    if (a == NULL) {
+        return NULL;
+    }
+
+    (void) snprintf(a->exchange, sizeof(a->exchange), "%s",
+        fv_conf_str(conf, "FLORES_AMQP_EXCHANGE", "flores.events"));
+    a->timeout_ms = fv_conf_long(conf, "FLORES_AMQP_TIMEOUT", 5000, 100, 600000);
+
+    url = strdup(fv_conf_str(conf, "FLORES_AMQP_URL", FV_AMQP_DEFAULT_URL));
+    if (url == NULL) {
+        free(a);
+        return NULL;
+    }
+
+    amqp_default_connection_info(&ci);
+
+    if (amqp_parse_url(url, &ci) != AMQP_STATUS_OK) {
+        /* The URL may hold a password: never log it. */
+        fv_log(FV_LOG_ERROR, "FLORES_AMQP_URL is not an amqp:// URL");
+        free(url);
+        free(a);
+        return NULL;
+    }
+
+    a->conn = amqp_new_connection();
+    if (a->conn == NULL) {
+        free(url);
+        free(a);
+        return NULL;
+    }
+
+    sock = amqp_tcp_socket_new(a->conn);
+    if (sock == NULL) {
+        goto failed;
+    }
+
+    tv.tv_sec = FV_AMQP_CONNECT_MS / 1000;
+    tv.tv_usec = (FV_AMQP_CONNECT_MS % 1000) * 1000;
+
+    rc = amqp_socket_open_noblock(sock, ci.host, ci.port, &tv);
+    if (rc != AMQP_STATUS_OK) {
+        fv_log(FV_LOG_WARN, "RabbitMQ unreachable at %s:%d: %s", ci.host, ci.port,
+            amqp_error_string2(rc));
+        goto failed;
+    }
+
+    rpc.tv_sec = a->timeout_ms / 1000;
+    rpc.tv_usec = (a->timeout_ms % 1000) * 1000;
+    (void) amqp_set_handshake_timeout(a->conn, &tv);
+    (void) amqp_set_rpc_timeout(a->conn, &rpc);
+
+    /* No heartbeats: librabbitmq only sends them from inside its calls, and the relay may
+     * sit idle far longer than any heartbeat interval.  A dead connection is found by the
+     * next publish, which then reconnects. */
+    r = amqp_login(a->conn, ci.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, ci.user,
+        ci.password);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        fv_amqp_why(r, why, sizeof(why));
+        fv_log(FV_LOG_WARN, "RabbitMQ login failed: %s", why);
+        goto failed;
+    }
+
+    (void) amqp_channel_open(a->conn, FV_AMQP_CHANNEL);
+    if (fv_amqp_check(a, "opening a channel") != 0) {
+        goto failed;
+    }
+
+    (void) amqp_confirm_select(a->conn, FV_AMQP_CHANNEL);
+    if (fv_amqp_check(a, "confirm.select") != 0) {
+        goto failed;
+    }
+
+    (void) amqp_exchange_declare(a->conn, FV_AMQP_CHANNEL, amqp_cstring_bytes(a->exchange),
+        amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
+    if (fv_amqp_check(a, "declaring the exchange") != 0) {
+        goto failed;
+    }
+
+    free(url);
+    return a;
+
+failed:
+
+    /* Nothing worth a polite close handshake was opened. */
+    a->broken = 1;
+    free(url);
+    fv_amqp_close(a);
+    return NULL;
+}
+
+
+void
+fv_amqp_close(fv_amqp_t *a)
+{
+    if (a == NULL) {
+        return;
+    }
+
+    if (a->conn != NULL) {
+        if (!a->broken) {
+            (void) amqp_channel_close(a->conn, FV_AMQP_CHANNEL, AMQP_REPLY_SUCCESS);
+            (void) amqp_connection_close(a->conn, AMQP_REPLY_SUCCESS);
+        }
+        (void) amqp_destroy_connection(a->conn);
+    }
+
+    free(a);
+}
+
+
+void *
+fv_amqp_connection(fv_amqp_t *a)
+{
+    return a->conn;
+}
+
+
+static long
+fv_amqp_remaining(const struct timeval *deadline, struct timeval *tv)
+{
+    struct timeval  now;
+    long            ms;
+
+    (void) gettimeofday(&now, NULL);
+    ms = (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_usec - now.tv_usec) / 1000;
+
+    if (ms < 0) {
+        ms = 0;
+    }
+
+    tv->tv_sec = ms / 1000;
+    tv->tv_usec = (ms % 1000) * 1000;
+    return ms;
+}
+
+
+int
+fv_amqp_publish(fv_amqp_t *a, const char *routing_key, const char *message_id,
+    const char *body, size_t len)
+{
+    amqp_basic_properties_t  props;
+    amqp_bytes_t             b;
+    amqp_frame_t             frame;
+    amqp_basic_ack_t        *ack;
+    amqp_basic_nack_t       *nack;
+    amqp_channel_close_t    *cc;
+    struct timeval           deadline, tv;
+    uint64_t                 tag;
+    int                      rc;
+
+    if (a == NULL || a->broken) {
+        return -1;
+    }
+
+    memset(&props, 0, sizeof(props));
+    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG
+                   | AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG;
+    props.content_type = amqp_cstring_bytes("application/json");
+    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    props.message_id = amqp_cstring_bytes(message_id);
+    props.type = amqp_cstring_bytes(routing_key);
+
+    b.bytes = (void *) body;
+    b.len = len;
+
+    rc = amqp_basic_publish(a->conn, FV_AMQP_CHANNEL, amqp_cstring_bytes(a->exchange),
+        amqp_cstring_bytes(routing_key), 0, 0, &props, b);
+
+    if (rc != AMQP_STATUS_OK) {
+        fv_log(FV_LOG_WARN, "RabbitMQ: publishing failed: %s", amqp_error_string2(rc));
+        a->broken = 1;
+        return -1;
+    }
+
+    tag = ++a->next_tag;
+
+    (void) gettimeofday(&deadline, NULL);
+    deadline.tv_sec += a->timeout_ms / 1000;
+    deadline.tv_usec += (a->timeout_ms % 1000) * 1000;
+    if (deadline.tv_usec >= 1000000) {
+        deadline.tv_sec++;
+        deadline.tv_usec -= 1000000;
+    }
+
+    for ( ;; ) {
+        (void) fv_amqp_remaining(&deadline, &tv);
+
+        rc = amqp_simple_wait_frame_noblock(a->conn, &frame, &tv);
+
+        if (rc != AMQP_STATUS_OK) {
+            fv_log(FV_LOG_WARN, "RabbitMQ: no confirm for \"%s\": %s", routing_key,
+                rc == AMQP_STATUS_TIMEOUT ? "timed out" : amqp_error_string2(rc));
+            a->broken = 1;
+            return -1;
+        }
+
+        if (frame.frame_type != AMQP_FRAME_METHOD || frame.channel != FV_AMQP_CHANNEL) {
+            continue;
+        }
+
+        switch (frame.payload.method.id) {
+
+        case AMQP_BASIC_ACK_METHOD:
+            ack = frame.payload.method.decoded;
+            if (ack->delivery_tag == tag || (ack->multiple && ack->delivery_tag >= tag)) {
+                amqp_maybe_release_buffers(a->conn);
+                return 0;
+            }
+            break;
+
+        case AMQP_BASIC_NACK_METHOD:
+            nack = frame.payload.method.decoded;
+            if (nack->delivery_tag == tag || (nack->multiple && nack->delivery_tag >= tag)) {
+                fv_log(FV_LOG_WARN, "RabbitMQ refused \"%s\" (nack)", routing_key);
+                a->broken = 1;
+                return -1;
+            }
+            break;
+
+        case AMQP_CHANNEL_CLOSE_METHOD:
+            cc = frame.payload.method.decoded;
+            fv_log(FV_LOG_WARN, "RabbitMQ closed the channel: %u %.*s", cc->reply_code,
+                (int) cc->reply_text.len, (const char *) cc->reply_text.bytes);
+            a->broken = 1;
+            return -1;
+
+        case AMQP_CONNECTION_CLOSE_METHOD:
+            fv_log(FV_LOG_WARN, "RabbitMQ closed the connection");
+            a->broken = 1;
+            return -1;
+
+        default:
+            break;
+        }
+    }
+}

@@ -1,0 +1,1034 @@
+/* fv_server.c: the FastCGI server: workers, the request pipeline before a handler runs,
+ * /health and /metrics, graceful stop, and fv_main(). */
+
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <fcgios.h>
+
+#include "fv_internal.h"
+
+
+#define FV_BACKLOG          1024
+#define FV_WORKERS_DEFAULT  8
+#define FV_WORKERS_MAX      256
+#define FV_DRAIN_MAX        (64L * 1024 * 1024)    /* bytes of an unwanted body read away */
+
+
+static int fv_health(fv_req_t *r);
+static int fv_metrics_handler(fv_req_t *r);
+
+
+/* ---- the server object ---------------------------------------------------------------- */
+
+fv_server_t *
+fv_server_new(const fv_service_t *svc, fv_conf_t *conf)
+{
+    fv_server_t   *s;
+    const char   **patterns = NULL;
+    const char    *schema;
+    size_t         i;
+
+    s = calloc(1, sizeof(fv_server_t));
+    if (s == NULL) {
+        fv_conf_close(conf);
+        return NULL;
+    }
+
+    s->svc = svc;
+    s->conf = conf;
+    s->listen_fd = -1;
+    s->wake[0] = -1;
+    s->wake[1] = -1;
+    atomic_init(&s->stopping, 0);
+    atomic_init(&s->signalled, 0);
+
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s);
+        fv_conf_close(conf);
+        return NULL;
+    }
+
+    s->routes = svc->routes;
+
+    if (svc->name == NULL || svc->routes == NULL || fv_routes_check(svc->routes) != 0) {
+        fv_log(FV_LOG_ERROR, "the service has no name or an invalid route table");
+        goto failed;
+    }
+
+    for (s->nroutes = 0; svc->routes[s->nroutes].method != NULL; s->nroutes++) {
+        /* void */
+    }
+
+    schema = fv_conf_str(conf, "FLORES_PG_SCHEMA", svc->name);
+    if (!fv_pg_schema_ok(schema) || strlen(schema) >= sizeof(s->schema)) {
+        fv_log(FV_LOG_ERROR, "FLORES_PG_SCHEMA \"%s\" is not a plain lower-case identifier",
+            schema);
+        goto failed;
+    }
+    (void) snprintf(s->schema, sizeof(s->schema), "%s", schema);
+
+    s->max_body = (size_t) fv_conf_long(conf, "FLORES_MAX_BODY", FV_MAX_BODY_DEFAULT, 1024,
+        16L * 1024 * 1024);
+
+    s->builtin = calloc(3, sizeof(fv_route_t));
+    patterns = calloc(s->nroutes + 2, sizeof(char *));
+    if (s->builtin == NULL || patterns == NULL) {
+        goto failed;
+    }
+
+    s->builtin[0] = (fv_route_t) { "GET", "/health", FV_INTERNAL, NULL, NULL, fv_health };
+    s->builtin[1] = (fv_route_t) { "GET", "/metrics", FV_INTERNAL, NULL, NULL,
+                                   fv_metrics_handler };
+    s->builtin[2] = (fv_route_t) FV_ROUTES_END;
+
+    for (i = 0; i < s->nroutes; i++) {
+        patterns[i] = svc->routes[i].pattern;
+    }
+    patterns[s->nroutes] = "/health";
+    patterns[s->nroutes + 1] = "/metrics";
+
+    s->metrics = fv_metrics_new(svc->name, patterns, s->nroutes + 2);
+    free(patterns);
+    if (s->metrics == NULL) {
+        goto failed;
+    }
+
+    if (svc->stores & FV_STORE_PG) {
+        fv_metrics_store_declare(s->metrics, "postgres");
+    }
+    if (svc->outbox) {
+        fv_metrics_store_declare(s->metrics, "rabbitmq");
+        fv_metrics_outbox(s->metrics, 0, -1);
+    }
+
+    if (pipe(s->wake) != 0) {
+        fv_log(FV_LOG_ERROR, "pipe() failed: %s", strerror(errno));
+        s->wake[0] = s->wake[1] = -1;
+        goto failed;
+    }
+    (void) fcntl(s->wake[0], F_SETFD, FD_CLOEXEC);
+    (void) fcntl(s->wake[1], F_SETFD, FD_CLOEXEC);
+
+    return s;
+
+failed:
+
+    fv_server_free(s);
+    return NULL;
+}
+
+
+void
+fv_server_free(fv_server_t *s)
+{
+    if (s == NULL) {
+        return;
+    }
+
+    if (s->wake[0] >= 0) {
+        (void) close(s->wake[0]);
+    }
+    if (s->wake[1] >= 0) {
+        (void) close(s->wake[1]);
+    }
+
+    fv_metrics_free(s->metrics);
+    free(s->builtin);
+    free(s->workers);
+    (void) pthread_mutex_destroy(&s->lock);
+    fv_conf_close(s->conf);
+    free(s);
+}
+
+
+const fv_conf_t *
+fv_server_conf(const fv_server_t *s)
+{
+    return s->conf;
+}
+
+
+void
+fv_server_set_data(fv_server_t *s, void *data)
+{
+    s->data = data;
+}
+
+
+void *
+fv_server_data(const fv_server_t *s)
+{
+    return s->data;
+}
+
+
+fv_server_t *
+fv_worker_server(const fv_worker_t *w)
+{
+    return w->server;
+}
+
+
+fv_server_t *
+fv_req_server(const fv_req_t *r)
+{
+    return r->worker->server;
+}
+
+
+const fv_conf_t *
+fv_req_conf(const fv_req_t *r)
+{
+    return r->worker->server->conf;
+}
+
+
+/* ---- the pipeline --------------------------------------------------------------------- */
+
+static const char *
+fv_param_nonempty(fv_io_t *io, const char *name)
+{
+    const char  *v;
+
+    v = FCGX_GetParam(name, io->envp);
+
+    return v != NULL && *v != '\0' ? v : NULL;
+}
+
+
+/* Reads and drops what is left of the body, so that closing the connection never resets
+ * it under a reply the gateway has not read yet. */
+static void
+fv_drain(fv_io_t *io)
+{
+    char   buf[16384];
+    long   n, total = 0;
+
+    while (total < FV_DRAIN_MAX) {
+        n = io->read(io, buf, sizeof(buf));
+        if (n <= 0) {
+            break;
+        }
+        total += n;
+    }
+}
+
+
+/* 0 with the body in *buf (NUL-terminated) and *len, or an HTTP status already answered. */
+static int
+fv_read_body(fv_req_t *r, char **buf, size_t *len)
+{
+    fv_req_impl_t  *impl = r->impl;
+    fv_server_t    *s = r->worker->server;
+    const char     *cl, *ct;
+    char           *b, *end;
+    size_t          want, have = 0, cap;
+    long            n;
+    unsigned long long  v;
+
+    *buf = NULL;
+    *len = 0;
+
+    cl = fv_param_nonempty(impl->io, "CONTENT_LENGTH");
+    ct = fv_req_header(r, "Content-Type");
+
+    if (cl != NULL) {
+        errno = 0;
+        v = strtoull(cl, &end, 10);
+        if (*cl < '0' || *cl > '9' || *end != '\0' || errno != 0) {
+            (void) fv_fail(r, 400, "INVALID_JSON", "La longitud del cuerpo no es válida");
+            return 400;
+        }
+
+        if (v > s->max_body) {
+            (void) fv_fail(r, 413, "PAYLOAD_TOO_LARGE",
+                "El cuerpo de la solicitud es demasiado grande");
+            return 413;
+        }
+
+        if (v > 0 && !fv_content_type_json(ct)) {
+            (void) fv_fail(r, 415, "UNSUPPORTED_MEDIA_TYPE",
+                "El cuerpo debe ser JSON (Content-Type: application/json)");
+            return 415;
+        }
+
+        want = (size_t) v;
+        cap = want;
+
+    } else {
+        /* No length given: read up to one byte past the limit to know it was passed. */
+        want = s->max_body + 1;
+        cap = s->max_body + 1;
+    }
+
+    b = malloc(cap + 1);
+    if (b == NULL) {
+        (void) fv_error(r, 500, "INTERNAL_ERROR", "Error interno del servidor");
+        return 500;
+    }
+
+    while (have < want) {
+        n = impl->io->read(impl->io, b + have, want - have);
+        if (n <= 0) {
+            break;
+        }
+        have += (size_t) n;
+    }
+
+    b[have] = '\0';
+
+    if (cl != NULL && have < want) {
+        free(b);
+        (void) fv_fail(r, 400, "INVALID_JSON", "El cuerpo llegó incompleto");
+        return 400;
+    }
+
+    if (cl == NULL) {
+        if (have > s->max_body) {
+            free(b);
+            (void) fv_fail(r, 413, "PAYLOAD_TOO_LARGE",
+                "El cuerpo de la solicitud es demasiado grande");
+            return 413;
+        }
+
+        if (have > 0 && !fv_content_type_json(ct)) {
+            free(b);
+            (void) fv_fail(r, 415, "UNSUPPORTED_MEDIA_TYPE",
+                "El cuerpo debe ser JSON (Content-Type: application/json)");
+            return 415;
+        }
+    }
+
+    *buf = b;
+    *len = have;
+    return 0;
+}
+
+
+/* Access, body and query checks; 0 when the handler may run. */
+static int
+fv_check(fv_req_t *r)
+{
+    const fv_route_t  *rt = r->route;
+    fv_errors_t       *e;
+    char              *buf;
+    size_t             len;
+    fv_body_e          rc;
+
+    if ((rt->access == FV_USER || rt->access == FV_ADMIN) && r->user_id == NULL) {
+        fv_reply_header(r, "WWW-Authenticate", "Bearer realm=\"flores-victoria\"");
+        (void) fv_fail(r, 401, "UNAUTHORIZED", "Se requiere iniciar sesión");
+        return -1;
+    }
+
+    if (rt->access == FV_ADMIN && !fv_req_is_admin(r)) {
+        (void) fv_fail(r, 403, "FORBIDDEN", "No tiene permiso para realizar esta acción");
+        return -1;
+    }
+
+    e = fv_errors_new();
+    if (e == NULL) {
+        (void) fv_error(r, 500, "INTERNAL_ERROR", "Error interno del servidor");
+        return -1;
+    }
+
+    if (rt->body != NULL) {
+        if (fv_read_body(r, &buf, &len) != 0) {
+            fv_errors_free(e);
+            return -1;
+        }
+
+        rc = fv_body_parse(buf, len, &r->body);
+        free(buf);
+
+        if (rc == FV_BODY_INVALID) {
+            fv_errors_free(e);
+            (void) fv_fail(r, 400, "INVALID_JSON", "El cuerpo no es un JSON válido");
+            return -1;
+        }
+
+        if (rc == FV_BODY_NOT_OBJECT) {
+            fv_errors_add(e, "body", "debe ser un objeto JSON");
+        } else {
+            (void) fv_validate(r->body, rt->body, 0, e);
+        }
+    }
+
+    (void) fv_query_parse(r->query, rt->query, &r->args, e);
+
+    if (r->args == NULL || fv_errors_count(e) > 0) {
+        (void) fv_fail_errors(r, e);
+        return -1;
+    }
+
+    fv_errors_free(e);
+    return 0;
+}
+
+
+void
+fv_dispatch(fv_worker_t *w, fv_io_t *io)
+{
+    fv_server_t        *s = w->server;
+    fv_req_t            r;
+    fv_req_impl_t       impl;
+    const fv_route_t   *found = NULL;
+    fv_route_e          m;
+    char                allow[128];
+    unsigned char       rnd[16];
+    double              t0;
+    size_t              route_index, i;
+    int                 rc, quiet = 0;
+
+    t0 = fv_now_ms();
+
+    memset(&r, 0, sizeof(r));
+    memset(&impl, 0, sizeof(impl));
+    impl.io = io;
+    fv_buf_init(&impl.headers);
+    r.worker = w;
+    r.impl = &impl;
+
+    r.method = fv_param_nonempty(io, "REQUEST_METHOD");
+    if (r.method == NULL) {
+        r.method = "GET";
+    }
+
+    r.path = fv_param_nonempty(io, "DOCUMENT_URI");
+    if (r.path == NULL) {
+        r.path = fv_param_nonempty(io, "SCRIPT_NAME");
+    }
+    if (r.path == NULL) {
+        r.path = "/";
+    }
+
+    r.query = FCGX_GetParam("QUERY_STRING", io->envp);
+    if (r.query == NULL) {
+        r.query = "";
+    }
+
+    if (fv_request_id_ok(fv_param_nonempty(io, "FLORES_REQUEST_ID"))) {
+        (void) snprintf(impl.request_id, sizeof(impl.request_id), "%s",
+            fv_param_nonempty(io, "FLORES_REQUEST_ID"));
+
+    } else if (fv_request_id_ok(fv_param_nonempty(io, "HTTP_X_REQUEST_ID"))) {
+        (void) snprintf(impl.request_id, sizeof(impl.request_id), "%s",
+            fv_param_nonempty(io, "HTTP_X_REQUEST_ID"));
+
+    } else {
+        static const char  hex[] = "0123456789abcdef";
+
+        if (fv_random(rnd, sizeof(rnd)) != 0) {
+            memset(rnd, 0, sizeof(rnd));
+        }
+        for (i = 0; i < sizeof(rnd); i++) {
+            impl.request_id[2 * i] = hex[rnd[i] >> 4];
+            impl.request_id[2 * i + 1] = hex[rnd[i] & 0x0f];
+        }
+        impl.request_id[2 * sizeof(rnd)] = '\0';
+    }
+
+    r.request_id = impl.request_id;
+    r.user_id = fv_param_nonempty(io, "FLORES_USER_ID");
+    r.user_role = fv_param_nonempty(io, "FLORES_USER_ROLE");
+    r.user_email = fv_param_nonempty(io, "FLORES_USER_EMAIL");
+
+    route_index = s->nroutes + 2;       /* unmatched */
+
+    m = fv_route_match(s->routes, r.method, r.path, &found, impl.params, &impl.nparams,
+        allow, sizeof(allow));
+
+    if (m == FV_ROUTE_NOT_FOUND) {
+        m = fv_route_match(s->builtin, r.method, r.path, &found, impl.params, &impl.nparams,
+            allow, sizeof(allow));
+        if (m == FV_ROUTE_FOUND) {
+            route_index = s->nroutes + (size_t) (found - s->builtin);
+            quiet = 1;
+        }
+
+    } else if (m == FV_ROUTE_FOUND) {
+        route_index = (size_t) (found - s->routes);
+    }
+
+    switch (m) {
+
+    case FV_ROUTE_NOT_FOUND:
+        (void) fv_fail(&r, 404, "NOT_FOUND", "Recurso no encontrado");
+        break;
+
+    case FV_ROUTE_NO_METHOD:
+        fv_reply_header(&r, "Allow", allow);
+        (void) fv_fail(&r, 405, "METHOD_NOT_ALLOWED", "Método no permitido para este recurso");
+        break;
+
+    case FV_ROUTE_FOUND:
+        r.route = found;
+
+        if (fv_check(&r) != 0) {
+            break;
+        }
+
+        rc = found->handler(&r);
+
+        if (impl.replied) {
+            break;
+        }
+
+        if (rc == FV_STORE_DOWN) {
+            fv_reply_header(&r, "Retry-After", FV_RETRY_AFTER);
+            (void) fv_error(&r, 503, "SERVICE_UNAVAILABLE",
+                "Servicio no disponible temporalmente; intente nuevamente");
+
+        } else {
+            if (rc == FV_OK) {
+                fv_log_req(&r, FV_LOG_ERROR, "the handler of %s %s returned without a reply",
+                    found->method, found->pattern);
+            }
+            (void) fv_error(&r, 500, "INTERNAL_ERROR", "Error interno del servidor");
+        }
+        break;
+    }
+
+    fv_drain(io);
+
+    if (io->finish != NULL) {
+        io->finish(io);
+    }
+
+    fv_pg_request_end(w);
+
+    fv_metrics_request(s->metrics, route_index, r.method, impl.status,
+        (fv_now_ms() - t0) / 1000.0);
+    fv_log_request(&r, impl.status, fv_now_ms() - t0, quiet && impl.status < 400);
+
+    json_object_put(r.body);
+    json_object_put(r.args);
+    fv_params_free(impl.params, impl.nparams);
+    fv_buf_free(&impl.headers);
+}
+
+
+/* ---- /health and /metrics ------------------------------------------------------------- */
+
+static int
+fv_health(fv_req_t *r)
+{
+    fv_server_t   *s = fv_req_server(r);
+    json_object   *data, *checks, *root;
+    int            up = 1;
+
+    data = json_object_new_object();
+    checks = json_object_new_object();
+
+    if (data == NULL || checks == NULL) {
+        json_object_put(data);
+        json_object_put(checks);
+        return FV_ERROR;
+    }
+
+    if (s->svc->stores & FV_STORE_PG) {
+        int  pg = fv_pg_ping(r->worker);
+
+        (void) json_object_object_add(checks, "postgres",
+            json_object_new_string(pg ? "up" : "down"));
+        up &= pg;
+    }
+
+    (void) json_object_object_add(data, "status", json_object_new_string(up ? "ok" : "down"));
+    (void) json_object_object_add(data, "service", json_object_new_string(s->svc->name));
+    (void) json_object_object_add(data, "checks", checks);
+
+    if (up) {
+        return fv_reply(r, 200, data, NULL);
+    }
+
+    root = json_object_new_object();
+    if (root == NULL) {
+        json_object_put(data);
+        return FV_ERROR;
+    }
+
+    (void) json_object_object_add(root, "status", json_object_new_string("error"));
+    (void) json_object_object_add(root, "code", json_object_new_string("SERVICE_UNAVAILABLE"));
+    (void) json_object_object_add(root, "message",
+        json_object_new_string("Un almacén del servicio no responde"));
+    (void) json_object_object_add(root, "data", data);
+    (void) json_object_object_add(root, "requestId", json_object_new_string(r->request_id));
+
+    fv_reply_header(r, "Retry-After", FV_RETRY_AFTER);
+    return fv_reply_json(r, 503, root);
+}
+
+
+static int
+fv_metrics_handler(fv_req_t *r)
+{
+    fv_server_t  *s = fv_req_server(r);
+    fv_buf_t      b;
+
+    fv_buf_init(&b);
+    fv_metrics_render(s->metrics, s->svc->outbox, &b);
+
+    if (b.failed || b.data == NULL) {
+        fv_buf_free(&b);
+        return FV_ERROR;
+    }
+
+    (void) fv_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+    fv_buf_free(&b);
+    return FV_OK;
+}
+
+
+/* ---- workers -------------------------------------------------------------------------- */
+
+static long
+fv_fcgx_read(fv_io_t *io, char *buf, size_t size)
+{
+    fv_worker_t  *w = io->data;
+    int           n;
+
+    if (size > INT32_MAX) {
+        size = INT32_MAX;
+    }
+
+    n = FCGX_GetStr(buf, (int) size, w->fcgi.in);
+
+    return n < 0 ? -1 : n;
+}
+
+
+static int
+fv_fcgx_write(fv_io_t *io, const char *buf, size_t len)
+{
+    fv_worker_t  *w = io->data;
+
+    if (len > INT32_MAX) {
+        return -1;
+    }
+
+    return FCGX_PutStr(buf, (int) len, w->fcgi.out) == (int) len ? 0 : -1;
+}
+
+
+static void
+fv_fcgx_finish(fv_io_t *io)
+{
+    fv_worker_t  *w = io->data;
+
+    FCGX_Finish_r(&w->fcgi);
+}
+
+
+static void *
+fv_worker_main(void *arg)
+{
+    fv_worker_t     *w = arg;
+    fv_server_t     *s = w->server;
+    fv_io_t          io;
+    struct timespec  pause = { 0, 100 * 1000 * 1000 };
+    int              rc, stop;
+
+    if (FCGX_InitRequest(&w->fcgi, s->listen_fd, 0) != 0) {
+        fv_log(FV_LOG_ERROR, "worker %u: FCGX_InitRequest failed", w->id);
+        return NULL;
+    }
+
+    for ( ;; ) {
+        (void) pthread_mutex_lock(&s->lock);
+        stop = atomic_load(&s->stopping);
+        w->state = FV_WORKER_IDLE;
+        w->idle_fd = w->fcgi.ipcFd;
+        (void) pthread_mutex_unlock(&s->lock);
+
+        if (stop) {
+            break;
+        }
+
+        rc = FCGX_Accept_r(&w->fcgi);
+
+        (void) pthread_mutex_lock(&s->lock);
+        w->state = FV_WORKER_BUSY;
+        w->idle_fd = -1;
+        stop = atomic_load(&s->stopping);
+        (void) pthread_mutex_unlock(&s->lock);
+
+        if (rc < 0) {
+            if (stop) {
+                break;
+            }
+            fv_log(FV_LOG_WARN, "worker %u: accepting failed (%d); retrying", w->id, rc);
+            (void) nanosleep(&pause, NULL);
+            continue;
+        }
+
+        /* A request accepted as the stop began is still answered. */
+        io.envp = w->fcgi.envp;
+        io.read = fv_fcgx_read;
+        io.write = fv_fcgx_write;
+        io.finish = fv_fcgx_finish;
+        io.data = w;
+
+        fv_dispatch(w, &io);
+    }
+
+    FCGX_Free(&w->fcgi, 1);
+    fv_pg_close(w);
+    return NULL;
+}
+
+
+/* Stops accepting: shutting the listening socket down makes every accept() return, and a
+ * worker idle on a kept-alive connection is woken by shutting that connection down too.
+ * Workers that are inside a request are left alone to finish it. */
+static void
+fv_server_stop(fv_server_t *s)
+{
+    unsigned  i;
+    ssize_t   n;
+
+    (void) pthread_mutex_lock(&s->lock);
+
+    if (atomic_exchange(&s->stopping, 1)) {
+        (void) pthread_mutex_unlock(&s->lock);
+        return;
+    }
+
+    if (s->listen_fd >= 0) {
+        (void) shutdown(s->listen_fd, SHUT_RDWR);
+    }
+
+    for (i = 0; i < s->nworkers; i++) {
+        if (s->workers[i].started && s->workers[i].state == FV_WORKER_IDLE
+            && s->workers[i].idle_fd >= 0)
+        {
+            (void) shutdown(s->workers[i].idle_fd, SHUT_RDWR);
+        }
+    }
+
+    (void) pthread_mutex_unlock(&s->lock);
+
+    do {
+        n = write(s->wake[1], "x", 1);
+    } while (n < 0 && errno == EINTR);
+}
+
+
+static void *
+fv_signal_main(void *arg)
+{
+    fv_server_t  *s = arg;
+    sigset_t      set;
+    int           sig = 0;
+
+    (void) sigemptyset(&set);
+    (void) sigaddset(&set, SIGTERM);
+    (void) sigaddset(&set, SIGINT);
+
+    while (sigwait(&set, &sig) != 0) {
+        /* void */
+    }
+
+    atomic_store(&s->signalled, 1);
+
+    if (!atomic_load(&s->stopping)) {
+        fv_log(FV_LOG_INFO, "%s received: finishing requests in flight and stopping",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+    }
+
+    fv_server_stop(s);
+    return NULL;
+}
+
+
+/* ---- the program ---------------------------------------------------------------------- */
+
+static void
+fv_usage(FILE *f, const char *prog, const fv_service_t *svc)
+{
+    (void) fprintf(f,
+        "Usage: %s [--check-config | --help | --version]\n"
+        "\n"
+        "The %s service of Flores Victoria, a FastCGI responder.\n"
+        "\n"
+        "  --check-config  load and check the configuration, then exit\n"
+        "  --help          show this text\n"
+        "  --version       show the version\n"
+        "\n"
+        "Configuration: FLORES_* variables from the environment, or KEY=VALUE lines in the\n"
+        "file named by FLORES_CONFIG (the environment wins).  A secret KEY may be given as\n"
+        "KEY_FILE=path instead.\n"
+        "  FLORES_LISTEN                host:port or a unix socket path (required)\n"
+        "  FLORES_WORKERS               worker threads (default %d)\n"
+        "  FLORES_MAX_BODY              largest request body in bytes (default %d)\n"
+        "  FLORES_LOG_LEVEL             debug, info, warn or error (default info)\n"
+        "  FLORES_PG_URL                PostgreSQL URL or key=value string\n"
+        "  FLORES_PG_PASSWORD[_FILE]    its password, when not in the URL\n"
+        "  FLORES_PG_SCHEMA             schema (default %s)\n"
+        "  FLORES_PG_STATEMENT_TIMEOUT  milliseconds (default 5000)\n"
+        "  FLORES_AMQP_URL              amqp://user:password@host:port/vhost\n"
+        "  FLORES_AMQP_EXCHANGE         topic exchange for events (default flores.events)\n"
+        "  FLORES_AMQP_TIMEOUT          publisher confirm timeout in ms (default 5000)\n"
+        "\n"
+        "SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n",
+        prog, svc->name, FV_WORKERS_DEFAULT, FV_MAX_BODY_DEFAULT, svc->name);
+}
+
+
+static int
+fv_check_conf(const fv_conf_t *conf, const fv_service_t *svc)
+{
+    static const struct {
+        const char  *key;
+        long         min;
+        long         max;
+    } longs[] = {
+        { "FLORES_WORKERS", 1, FV_WORKERS_MAX },
+        { "FLORES_MAX_BODY", 1024, 16L * 1024 * 1024 },
+        { "FLORES_PG_STATEMENT_TIMEOUT", 0, 3600000 },
+        { "FLORES_AMQP_TIMEOUT", 100, 600000 },
+    };
+    const char  *v;
+    size_t       i;
+    int          ok = 1;
+
+    v = fv_conf_str(conf, "FLORES_LISTEN", NULL);
+    if (v == NULL || *v == '\0') {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN is not set");
+        ok = 0;
+    }
+
+    for (i = 0; i < sizeof(longs) / sizeof(longs[0]); i++) {
+        if (!fv_conf_long_ok(conf, longs[i].key, longs[i].min, longs[i].max)) {
+            fv_log(FV_LOG_ERROR, "%s must be an integer from %ld to %ld", longs[i].key,
+                longs[i].min, longs[i].max);
+            ok = 0;
+        }
+    }
+
+    v = fv_conf_str(conf, "FLORES_LOG_LEVEL", "info");
+    if (strcasecmp(v, "debug") && strcasecmp(v, "info") && strcasecmp(v, "warn")
+        && strcasecmp(v, "warning") && strcasecmp(v, "error"))
+    {
+        fv_log(FV_LOG_ERROR, "FLORES_LOG_LEVEL must be debug, info, warn or error");
+        ok = 0;
+    }
+
+    if (!fv_pg_schema_ok(fv_conf_str(conf, "FLORES_PG_SCHEMA", svc->name))) {
+        fv_log(FV_LOG_ERROR, "FLORES_PG_SCHEMA is not a plain lower-case identifier");
+        ok = 0;
+    }
+
+    if ((svc->stores & FV_STORE_PG || svc->outbox)
+        && fv_conf_str(conf, "FLORES_PG_URL", NULL) == NULL)
+    {
+        fv_log(FV_LOG_ERROR, "FLORES_PG_URL is not set");
+        ok = 0;
+    }
+
+    if (svc->outbox && fv_conf_str(conf, "FLORES_AMQP_URL", NULL) == NULL) {
+        fv_log(FV_LOG_ERROR, "FLORES_AMQP_URL is not set");
+        ok = 0;
+    }
+
+    return ok;
+}
+
+
+int
+fv_main(int argc, char **argv, const fv_service_t *svc)
+{
+    static const struct option  opts[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { "check-config", no_argument, NULL, 'c' },
+        { NULL, 0, NULL, 0 }
+    };
+    fv_conf_t     *conf;
+    fv_server_t   *s;
+    sigset_t       set;
+    pthread_t      sig_thread, relay;
+    const char    *prog, *listen_at;
+    int            c, check = 0, relay_started = 0, rc;
+    long           nworkers;
+    unsigned       i;
+
+    prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+
+    while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            fv_usage(stdout, prog, svc);
+            return 0;
+        case 'V':
+            (void) printf("%s %s\n", prog, PACKAGE_VERSION);
+            return 0;
+        case 'c':
+            check = 1;
+            break;
+        default:
+            fv_usage(stderr, prog, svc);
+            return 2;
+        }
+    }
+
+    if (optind < argc) {
+        fv_usage(stderr, prog, svc);
+        return 2;
+    }
+
+    fv_log_init(svc->name, FV_LOG_INFO);
+
+    conf = fv_conf_open();
+    if (conf == NULL) {
+        return 2;
+    }
+
+    fv_log_init(svc->name, fv_conf_log_level(conf));
+
+    if (!fv_check_conf(conf, svc)) {
+        fv_conf_close(conf);
+        return 2;
+    }
+
+    s = fv_server_new(svc, conf);
+    if (s == NULL) {
+        return 2;
+    }
+
+    if (check) {
+        rc = 0;
+        if (svc->init != NULL && svc->init(s) != FV_OK) {
+            rc = 2;
+        } else if (svc->exit != NULL) {
+            svc->exit(s);
+        }
+        if (rc == 0) {
+            (void) printf("%s: configuration ok\n", prog);
+        }
+        fv_server_free(s);
+        return rc;
+    }
+
+    /* Every thread inherits this mask; only the signal thread takes the signals. */
+    (void) sigemptyset(&set);
+    (void) sigaddset(&set, SIGTERM);
+    (void) sigaddset(&set, SIGINT);
+    (void) pthread_sigmask(SIG_BLOCK, &set, NULL);
+    (void) signal(SIGPIPE, SIG_IGN);
+
+    if (FCGX_Init() != 0) {
+        fv_log(FV_LOG_ERROR, "FCGX_Init failed");
+        fv_server_free(s);
+        return 1;
+    }
+
+    listen_at = fv_conf_str(conf, "FLORES_LISTEN", NULL);
+    (void) snprintf(s->listen, sizeof(s->listen), "%s", listen_at);
+
+    s->listen_fd = FCGX_OpenSocket(s->listen, FV_BACKLOG);
+    if (s->listen_fd < 0) {
+        fv_log(FV_LOG_ERROR, "cannot listen on \"%s\"", s->listen);
+        fv_server_free(s);
+        OS_LibShutdown();
+        return 1;
+    }
+    (void) fcntl(s->listen_fd, F_SETFD, FD_CLOEXEC);
+
+    if (svc->init != NULL && svc->init(s) != FV_OK) {
+        fv_log(FV_LOG_ERROR, "the service failed to start");
+        (void) close(s->listen_fd);
+        fv_server_free(s);
+        OS_LibShutdown();
+        return 1;
+    }
+
+    if (pthread_create(&sig_thread, NULL, fv_signal_main, s) != 0) {
+        fv_log(FV_LOG_ERROR, "cannot start the signal thread");
+        rc = 1;
+        goto exit_hook;
+    }
+
+    if (svc->outbox) {
+        if (fv_outbox_start(s, &relay) != 0) {
+            fv_log(FV_LOG_ERROR, "cannot start the outbox relay");
+        } else {
+            relay_started = 1;
+        }
+    }
+
+    nworkers = fv_conf_long(conf, "FLORES_WORKERS", FV_WORKERS_DEFAULT, 1, FV_WORKERS_MAX);
+
+    s->workers = calloc((size_t) nworkers, sizeof(fv_worker_t));
+    if (s->workers == NULL) {
+        nworkers = 0;
+    }
+
+    for (i = 0; i < (unsigned) nworkers; i++) {
+        s->workers[i].server = s;
+        s->workers[i].id = i;
+        s->workers[i].idle_fd = -1;
+        s->workers[i].state = FV_WORKER_BUSY;
+
+        (void) pthread_mutex_lock(&s->lock);
+        s->nworkers = i + 1;
+        s->workers[i].started = pthread_create(&s->workers[i].thread, NULL, fv_worker_main,
+                                               &s->workers[i]) == 0;
+        (void) pthread_mutex_unlock(&s->lock);
+
+        if (!s->workers[i].started) {
+            fv_log(FV_LOG_ERROR, "cannot start worker %u", i);
+        }
+    }
+
+    fv_log(FV_LOG_INFO, "listening on %s with %ld workers", s->listen, nworkers);
+
+    rc = 0;
+
+    for (i = 0; i < s->nworkers; i++) {
+        if (s->workers[i].started) {
+            (void) pthread_join(s->workers[i].thread, NULL);
+        } else {
+            rc = 1;
+        }
+    }
+
+    /* Workers return only once stopping, unless none could start. */
+    fv_server_stop(s);
+
+    if (relay_started) {
+        (void) pthread_join(relay, NULL);
+    }
+
+    if (!atomic_load(&s->signalled)) {
+        (void) pthread_kill(sig_thread, SIGTERM);
+    }
+    (void) pthread_join(sig_thread, NULL);
+
+exit_hook:
+
+    if (svc->exit != NULL) {
+        svc->exit(s);
+    }
+
+    (void) close(s->listen_fd);
+    if (s->listen[0] == '/') {
+        (void) unlink(s->listen);
+    }
+
+    fv_server_free(s);
+    OS_LibShutdown();
+
+    fv_log(FV_LOG_INFO, "stopped");
+    return rc;
+}
