@@ -40,15 +40,19 @@ AC_DEFUN([FLORES_NGINX_MODULE], [
        AC_MSG_ERROR([the module would not load: nginx binary $ngx_bin_version, headers $NGX_VERSION])])
 
     dnl nginx's configure writes into its own tree: run it on a private copy.
+    dnl conf_flags is a bash array, and configure may run under a POSIX sh.
     NGX_BUILD=`pwd`/nginx-module/ngx-objs
     AC_MSG_CHECKING([for nginx build headers with the distribution's flags])
     rm -rf nginx-module/ngx-src "$NGX_BUILD"
     AS_MKDIR_P([nginx-module])
     cp -R "$NGX_SRC" nginx-module/ngx-src
     chmod -R u+w nginx-module/ngx-src
-    NGX_CONF_FLAGS=()
-    AS_IF([test -f "$NGX_SRC/conf_flags"], [. "$NGX_SRC/conf_flags"])
-    (cd nginx-module/ngx-src && ./configure "${NGX_CONF_FLAGS@<:@@@:>@}" --builddir="$NGX_BUILD") \
+    AS_IF([test -f "$NGX_SRC/conf_flags"], [],
+      [AC_MSG_WARN([$NGX_SRC/conf_flags not found: the module may not be binary compatible with $NGINX_BIN])])
+    (cd nginx-module/ngx-src && NGX_SRC="$NGX_SRC" NGX_BUILD="$NGX_BUILD" bash -c '
+        NGX_CONF_FLAGS=()
+        if test -f "$NGX_SRC/conf_flags"; then . "$NGX_SRC/conf_flags"; fi
+        exec ./configure "${NGX_CONF_FLAGS@<:@@@:>@}" --builddir="$NGX_BUILD"') \
       >config-nginx.log 2>&1 \
       || AC_MSG_ERROR([nginx configure failed, see config-nginx.log])
     AC_MSG_RESULT([$NGX_BUILD])

@@ -1,0 +1,32 @@
+
+/*
+ * Flores Victoria gateway module: the list of nginx modules in this shared
+ * object, read by load_module (what nginx's configure would generate for a
+ * dynamic module built with --add-dynamic-module).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_flores.h"
+
+
+ngx_module_t  *ngx_modules[] = {
+    &ngx_http_flores_module,
+    &ngx_http_flores_jwt_module,
+    NULL
+};
+
+
+char  *ngx_module_names[] = {
+    "ngx_http_flores_module",
+    "ngx_http_flores_jwt_module",
+    NULL
+};
+
+
+/* none of them is a filter: each goes at the end of nginx's module list */
+char  *ngx_module_order[] = {
+    NULL
+};
