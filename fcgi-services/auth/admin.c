@@ -20,6 +20,7 @@
 #define ADMIN_USAGE     2
 
 #define ADMIN_LINE_MAX  (AUTH_PASSWORD_MAX * 4 + 2)
+#define ADMIN_TRY_HELP  "Try 'flores-admin --help'.\n"
 
 
 typedef struct {
@@ -75,7 +76,7 @@ main(int argc, char **argv)
     memset(&args, 0, sizeof(args));
 
     if (argc < 2) {
-        admin_usage(stderr);
+        fprintf(stderr, "flores-admin: a command is needed\n" ADMIN_TRY_HELP);
         return ADMIN_USAGE;
     }
 
@@ -87,8 +88,7 @@ main(int argc, char **argv)
     }
 
     if (strcmp(argv[1], "create-admin") != 0) {
-        fprintf(stderr, "flores-admin: unknown command \"%s\"\n", argv[1]);
-        admin_usage(stderr);
+        fprintf(stderr, "flores-admin: unknown command \"%s\"\n" ADMIN_TRY_HELP, argv[1]);
         return ADMIN_USAGE;
     }
 
@@ -113,21 +113,21 @@ main(int argc, char **argv)
             admin_usage(stdout);
             return ADMIN_OK;
         default:
-            fprintf(stderr, "flores-admin: invalid or incomplete option \"%s\"\n",
-                    argv[optind - 1]);
-            admin_usage(stderr);
+            fprintf(stderr, "flores-admin: invalid or incomplete option \"%s\"\n"
+                    ADMIN_TRY_HELP, argv[optind - 1]);
             return ADMIN_USAGE;
         }
     }
 
     if (optind < argc) {
-        fprintf(stderr, "flores-admin: unexpected argument \"%s\"\n", argv[optind]);
+        fprintf(stderr, "flores-admin: unexpected argument \"%s\"\n" ADMIN_TRY_HELP,
+                argv[optind]);
         return ADMIN_USAGE;
     }
 
     if (args.email == NULL || (args.name == NULL && !args.promote)) {
-        fprintf(stderr, "flores-admin: create-admin needs --email and --name\n");
-        admin_usage(stderr);
+        fprintf(stderr, "flores-admin: create-admin needs --email and --name\n"
+                ADMIN_TRY_HELP);
         return ADMIN_USAGE;
     }
 
