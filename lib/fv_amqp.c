@@ -118,6 +118,11 @@ fv_amqp_open(const fv_conf_t *conf)
         return NULL;
     }
 
+    /* "amqp://host:port/" parses to the empty vhost; people mean the default one. */
+    if (ci.vhost == NULL || ci.vhost[0] == '\0') {
+        ci.vhost = "/";
+    }
+
     a->conn = amqp_new_connection();
     if (a->conn == NULL) {
         free(url);

@@ -3,6 +3,7 @@
 
 #include <config.h>
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,19 @@ fv_pg_reason(const char *msg, char *out, size_t size)
 
     memcpy(out, msg, n);
     out[n] = '\0';
+}
+
+
+/* libpq prints notices on stderr by default; here they become log lines. */
+static void
+fv_pg_notice(void *arg, const char *message)
+{
+    char  line[256];
+
+    (void) arg;
+    fv_pg_reason(message, line, sizeof(line));
+    fv_log(strncmp(line, "WARNING", 7) == 0 ? FV_LOG_WARN : FV_LOG_DEBUG, "PostgreSQL: %s",
+        line);
 }
 
 
@@ -120,6 +134,7 @@ fv_pg_open(const fv_conf_t *conf, const char *schema, const char *app)
         return NULL;
     }
 
+    (void) PQsetNoticeProcessor(conn, fv_pg_notice, NULL);
     return conn;
 }
 
@@ -159,6 +174,37 @@ fv_pg_broken(fv_worker_t *w)
 }
 
 
+/* An idle connection has nothing to read.  When it has, the server sent something on its
+ * own: usually a FATAL error (shutdown, pg_terminate_backend) followed by end of file,
+ * which libpq only notices on a read after the one that took the message. */
+static int
+fv_pg_dead(PGconn *conn)
+{
+    struct pollfd  pfd;
+    int            i;
+
+    for (i = 0; i < 4; i++) {
+        pfd.fd = PQsocket(conn);
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+
+        if (pfd.fd < 0) {
+            return 1;
+        }
+
+        if (poll(&pfd, 1, 0) <= 0) {
+            return 0;
+        }
+
+        if (PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* The worker's connection, opened now if needed; a connection the server closed while it
  * was idle (restart, administrator) is noticed here rather than by the next query. */
 static PGconn *
@@ -171,16 +217,14 @@ fv_pg_get(fv_worker_t *w)
         return NULL;
     }
 
-    if (w->pg != NULL && PQtransactionStatus(w->pg) == PQTRANS_IDLE) {
-        if (PQconsumeInput(w->pg) == 0 || PQstatus(w->pg) != CONNECTION_OK) {
-            fv_log(FV_LOG_INFO, "PostgreSQL closed the connection of worker %u; reconnecting",
-                w->id);
-            fv_pg_close(w);
-        } else {
-            while ((nt = PQnotifies(w->pg)) != NULL) {
-                PQfreemem(nt);
-            }
-        }
+    if (w->pg != NULL && PQtransactionStatus(w->pg) == PQTRANS_IDLE && fv_pg_dead(w->pg)) {
+        fv_log(FV_LOG_INFO, "PostgreSQL closed the connection of worker %u; reconnecting",
+            w->id);
+        fv_pg_close(w);
+    }
+
+    while (w->pg != NULL && (nt = PQnotifies(w->pg)) != NULL) {
+        PQfreemem(nt);
     }
 
     if (w->pg == NULL) {

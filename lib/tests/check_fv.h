@@ -43,6 +43,9 @@ mem_read(fv_io_t *io, char *buf, size_t size)
     if (n > size) {
         n = size;
     }
+    if (n == 0) {
+        return 0;
+    }
     memcpy(buf, m->in + m->in_pos, n);
     m->in_pos += n;
     return (long) n;

@@ -34,12 +34,21 @@ static const fv_service_t  svc = {
 };
 
 
+static void
+quiet(void *arg, const char *message)
+{
+    (void) arg;
+    (void) message;
+}
+
+
 static PGconn *
 admin_conn(void)
 {
     PGconn  *c = PQconnectdb(pg_url);
 
     ck_assert_msg(PQstatus(c) == CONNECTION_OK, "cannot connect: %s", PQerrorMessage(c));
+    (void) PQsetNoticeProcessor(c, quiet, NULL);
     return c;
 }
 
@@ -398,7 +407,13 @@ next_event(fv_amqp_t *a)
         return NULL;
     }
 
-    o = json_tokener_parse((const char *) env.message.body.bytes);
+    {
+        char  *text = strndup(env.message.body.bytes, env.message.body.len);
+
+        ck_assert_ptr_nonnull(text);
+        o = json_tokener_parse(text);
+        free(text);
+    }
     amqp_destroy_envelope(&env);
     return o;
 }
