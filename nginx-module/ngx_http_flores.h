@@ -16,6 +16,9 @@
 /* the longest client X-Request-ID kept as the request id */
 #define NGX_HTTP_FLORES_REQUEST_ID_MAX  64
 
+/* the longest "flores_service" name: 1-32 of [A-Za-z0-9_.-] */
+#define NGX_HTTP_FLORES_SERVICE_MAX     32
+
 
 /*
  * An error the gateway answers itself, in the API's JSend envelope:
@@ -30,11 +33,40 @@ typedef struct {
 } ngx_http_flores_error_t;
 
 
+/*
+ * A metrics writer: a feature's series in the Prometheus text format (with
+ * their # HELP and # TYPE lines), appended to the gateway's metrics answer.
+ * Returns the chain of its text, NULL when it has nothing to add, or
+ * NGX_CHAIN_ERROR. Called in the worker answering the scrape; it reads the
+ * feature's own shared zone.
+ */
+typedef ngx_chain_t *(*ngx_http_flores_metrics_pt)(ngx_http_request_t *r,
+    void *data);
+
+typedef struct {
+    ngx_http_flores_metrics_pt   writer;
+    void                        *data;
+} ngx_http_flores_metrics_writer_t;
+
+
 ngx_int_t ngx_http_flores_request_id(ngx_http_request_t *r, ngx_str_t *id);
 ngx_int_t ngx_http_flores_send_error(ngx_http_request_t *r,
     const ngx_http_flores_error_t *err);
 ngx_int_t ngx_http_flores_reject(ngx_http_request_t *r,
     const ngx_http_flores_error_t *err);
+
+/* the location's "flores_service", NULL when none applies */
+ngx_str_t *ngx_http_flores_service(ngx_http_request_t *r);
+/* its position in ngx_http_flores_services() plus one, 0 when none */
+ngx_uint_t ngx_http_flores_service_index(ngx_http_request_t *r);
+/* every service named by "flores_service" (ngx_str_t), known after parsing */
+ngx_array_t *ngx_http_flores_services(ngx_conf_t *cf);
+
+/* registers a writer, at configuration time (e.g. postconfiguration) */
+ngx_int_t ngx_http_flores_metrics_add(ngx_conf_t *cf,
+    ngx_http_flores_metrics_pt writer, void *data);
+/* the registered writers (ngx_http_flores_metrics_writer_t), may be NULL */
+ngx_array_t *ngx_http_flores_metrics_writers(ngx_http_request_t *r);
 
 
 extern ngx_module_t  ngx_http_flores_module;

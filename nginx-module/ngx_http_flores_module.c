@@ -1,7 +1,9 @@
 
 /*
- * Flores Victoria gateway module, core: the request id ($flores_request_id)
- * and the JSend error envelope every gateway refusal is answered with.
+ * Flores Victoria gateway module, core: the request id ($flores_request_id),
+ * the JSend error envelope every gateway refusal is answered with, the
+ * service a location belongs to ("flores_service", $flores_service) and the
+ * list of metrics writers the features register.
  */
 
 
@@ -16,16 +18,47 @@ typedef struct {
     ngx_int_t                    request_id_index;
     /* nginx's own $request_id: 16 random bytes in hex */
     ngx_int_t                    ngx_request_id_index;
+    /* of ngx_str_t: every name "flores_service" was given, once each */
+    ngx_array_t                  services;
+    /* of ngx_http_flores_metrics_writer_t, NULL until one is added */
+    ngx_array_t                 *metrics_writers;
 } ngx_http_flores_main_conf_t;
+
+
+typedef struct {
+    /* NULL when no service applies; index is its place in services + 1 */
+    ngx_str_t                   *service;
+    ngx_uint_t                   service_index;
+} ngx_http_flores_loc_conf_t;
 
 
 static ngx_table_elt_t *ngx_http_flores_request_id_header(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_flores_request_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_flores_service_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_flores_add_variables(ngx_conf_t *cf);
 static void *ngx_http_flores_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_flores_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_flores_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_flores_service_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_flores_init(ngx_conf_t *cf);
+
+
+static ngx_command_t  ngx_http_flores_commands[] = {
+
+    { ngx_string("flores_service"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_flores_service_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
 
 
 static ngx_http_module_t  ngx_http_flores_module_ctx = {
@@ -38,15 +71,15 @@ static ngx_http_module_t  ngx_http_flores_module_ctx = {
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_flores_create_loc_conf,       /* create location configuration */
+    ngx_http_flores_merge_loc_conf         /* merge location configuration */
 };
 
 
 ngx_module_t  ngx_http_flores_module = {
     NGX_MODULE_V1,
     &ngx_http_flores_module_ctx,           /* module context */
-    NULL,                                  /* module directives */
+    ngx_http_flores_commands,              /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
@@ -68,6 +101,14 @@ static ngx_http_variable_t  ngx_http_flores_vars[] = {
 
     { ngx_string("flores_request_id"), NULL,
       ngx_http_flores_request_id_variable, 0, 0, 0 },
+
+    /*
+     * Follows the location. Changeable, so that configurations which still
+     * declare it with "map" or "set" keep working (those then win).
+     */
+    { ngx_string("flores_service"), NULL,
+      ngx_http_flores_service_variable, 0,
+      NGX_HTTP_VAR_CHANGEABLE|NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -164,6 +205,79 @@ ngx_http_flores_reject(ngx_http_request_t *r,
 }
 
 
+ngx_str_t *
+ngx_http_flores_service(ngx_http_request_t *r)
+{
+    ngx_http_flores_loc_conf_t  *flcf;
+
+    flcf = ngx_http_get_module_loc_conf(r, ngx_http_flores_module);
+
+    return flcf->service;
+}
+
+
+ngx_uint_t
+ngx_http_flores_service_index(ngx_http_request_t *r)
+{
+    ngx_http_flores_loc_conf_t  *flcf;
+
+    flcf = ngx_http_get_module_loc_conf(r, ngx_http_flores_module);
+
+    return flcf->service_index;
+}
+
+
+ngx_array_t *
+ngx_http_flores_services(ngx_conf_t *cf)
+{
+    ngx_http_flores_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_flores_module);
+
+    return &fmcf->services;
+}
+
+
+ngx_int_t
+ngx_http_flores_metrics_add(ngx_conf_t *cf, ngx_http_flores_metrics_pt writer,
+    void *data)
+{
+    ngx_http_flores_main_conf_t       *fmcf;
+    ngx_http_flores_metrics_writer_t  *w;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_flores_module);
+
+    if (fmcf->metrics_writers == NULL) {
+        fmcf->metrics_writers = ngx_array_create(cf->pool, 4,
+                                      sizeof(ngx_http_flores_metrics_writer_t));
+        if (fmcf->metrics_writers == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    w = ngx_array_push(fmcf->metrics_writers);
+    if (w == NULL) {
+        return NGX_ERROR;
+    }
+
+    w->writer = writer;
+    w->data = data;
+
+    return NGX_OK;
+}
+
+
+ngx_array_t *
+ngx_http_flores_metrics_writers(ngx_http_request_t *r)
+{
+    ngx_http_flores_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_flores_module);
+
+    return fmcf->metrics_writers;
+}
+
+
 static ngx_table_elt_t *
 ngx_http_flores_request_id_header(ngx_http_request_t *r)
 {
@@ -255,6 +369,31 @@ ngx_http_flores_request_id_variable(ngx_http_request_t *r,
 
 
 static ngx_int_t
+ngx_http_flores_service_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_flores_loc_conf_t  *flcf;
+
+    flcf = ngx_http_get_module_loc_conf(r, ngx_http_flores_module);
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    if (flcf->service == NULL) {
+        v->len = 0;
+        v->data = (u_char *) "";
+
+    } else {
+        v->len = flcf->service->len;
+        v->data = flcf->service->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
 ngx_http_flores_add_variables(ngx_conf_t *cf)
 {
     ngx_http_variable_t  *var, *v;
@@ -283,10 +422,130 @@ ngx_http_flores_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     fmcf->metrics_writers = NULL;
+     */
+
     fmcf->request_id_index = NGX_ERROR;
     fmcf->ngx_request_id_index = NGX_ERROR;
 
+    if (ngx_array_init(&fmcf->services, cf->pool, 8, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return fmcf;
+}
+
+
+static void *
+ngx_http_flores_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_flores_loc_conf_t  *conf;
+
+    conf = ngx_palloc(cf->pool, sizeof(ngx_http_flores_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->service = NGX_CONF_UNSET_PTR;
+    conf->service_index = NGX_CONF_UNSET_UINT;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_flores_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_flores_loc_conf_t  *prev = parent;
+    ngx_http_flores_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_ptr_value(conf->service, prev->service, NULL);
+    ngx_conf_merge_uint_value(conf->service_index, prev->service_index, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_flores_service_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_flores_loc_conf_t  *flcf = conf;
+
+    u_char                       *p, *last;
+    ngx_str_t                    *value, *name;
+    ngx_uint_t                    i;
+    ngx_http_flores_main_conf_t  *fmcf;
+
+    if (flcf->service != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    /* the name becomes a label value in the metrics: no escaping needed */
+
+    if (value[1].len == 0 || value[1].len > NGX_HTTP_FLORES_SERVICE_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid service name \"%V\": "
+                           "1 to %d characters expected",
+                           &value[1], NGX_HTTP_FLORES_SERVICE_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    last = value[1].data + value[1].len;
+
+    for (p = value[1].data; p < last; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9')
+              || *p == '.' || *p == '_' || *p == '-'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid service name \"%V\": "
+                               "only [A-Za-z0-9._-] allowed", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_flores_module);
+
+    name = fmcf->services.elts;
+
+    for (i = 0; i < fmcf->services.nelts; i++) {
+        if (name[i].len == value[1].len
+            && ngx_strncmp(name[i].data, value[1].data, value[1].len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (i == fmcf->services.nelts) {
+        name = ngx_array_push(&fmcf->services);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *name = value[1];
+    }
+
+    /* its own copy: the array may move when it grows */
+
+    name = ngx_palloc(cf->pool, sizeof(ngx_str_t));
+    if (name == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *name = value[1];
+
+    flcf->service = name;
+    flcf->service_index = i + 1;
+
+    return NGX_CONF_OK;
 }
 
 
