@@ -160,9 +160,20 @@ sub default_blocks {
             $block->set_value('request', $o{request});
         }
 
-        if (!defined $block->no_error_log && !defined $block->must_die) {
-            $block->set_value('no_error_log',
-                [qw([alert] [emerg] AddressSanitizer LeakSanitizer), 'runtime error:']);
+        my @bad = (qw([alert] AddressSanitizer LeakSanitizer), 'runtime error:');
+
+        if (defined $block->must_die) {
+            # The [emerg] is the point here: it is expected, not reported.
+            my $want = $block->error_log;
+            $want = [split /\n+/, $want] if defined $want && !ref $want;
+            $want = [$want] if ref $want eq 'Regexp';
+            $block->set_value('error_log', ['[emerg]', @{ $want || [] }]);
+            $block->set_value('suppress_stderr', 1);
+            $block->set_value('no_error_log', \@bad)
+                unless defined $block->no_error_log;
+
+        } elsif (!defined $block->no_error_log) {
+            $block->set_value('no_error_log', ['[emerg]', @bad]);
         }
     });
 }
