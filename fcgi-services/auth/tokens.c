@@ -26,7 +26,6 @@
 
 static int auth_tokens_secret(auth_tokens_t *t, const fv_conf_t *conf);
 static int auth_tokens_private_key(auth_tokens_t *t, const fv_conf_t *conf);
-static int auth_tokens_jwk(auth_tokens_t *t, EVP_PKEY *pkey);
 static char *auth_b64url_bn(const EVP_PKEY *pkey, const char *param, size_t pad);
 static int auth_tokens_selftest(const auth_tokens_t *t);
 static int auth_pem_no_passphrase(char *buf, int size, int rwflag, void *u);
@@ -200,8 +199,8 @@ out:
  * pick the key by the kid in the token's header, so a rotated key gets a new kid.
  */
 
-static int
-auth_tokens_jwk(auth_tokens_t *t, EVP_PKEY *pkey)
+int
+auth_tokens_jwk(auth_tokens_t *t, const EVP_PKEY *pkey)
 {
     unsigned char   digest[EVP_MAX_MD_SIZE];
     unsigned int    digest_len;

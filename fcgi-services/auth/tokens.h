@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jwt.h>
+#include <openssl/types.h>
 #include "fv.h"
 
 
@@ -43,6 +44,8 @@ typedef struct {
  * logged reason. */
 int auth_tokens_init(auth_tokens_t *t, const fv_conf_t *conf);
 void auth_tokens_free(auth_tokens_t *t);
+/* Sets t->kid and t->jwks from the public half of pkey, for t->alg (RS256 or ES256). */
+int auth_tokens_jwk(auth_tokens_t *t, const EVP_PKEY *pkey);
 /* A signed access token (free() it), or NULL on failure. */
 char *auth_tokens_access(const auth_tokens_t *t, const auth_subject_t *sub);
 /* A new refresh token and the hex SHA-256 under which it is stored; -1 on failure. */
