@@ -107,6 +107,8 @@ static ngx_int_t ngx_http_flores_jwt_diagnose(ngx_http_request_t *r,
 static json_object *ngx_http_flores_jwt_decode_part(ngx_http_request_t *r,
     u_char *start, u_char *end);
 static ngx_int_t ngx_http_flores_jwt_audience(jwt_t *jwt, ngx_str_t *aud);
+static ngx_http_flores_jwt_ctx_t *ngx_http_flores_jwt_get_ctx(
+    ngx_http_request_t *r);
 static void ngx_http_flores_jwt_cleanup(void *data);
 
 static ngx_int_t ngx_http_flores_jwt_claim(ngx_http_request_t *r,
@@ -343,9 +345,16 @@ ngx_http_flores_jwt_handler(ngx_http_request_t *r)
 
     jcf = ngx_http_get_module_loc_conf(r, ngx_http_flores_jwt_module);
 
-    /* a location change by "rewrite ... last" keeps the ctx: start over */
+    /*
+     * Where flores_jwt is off, an identity verified earlier in the request
+     * (before a "rewrite ... last" or an internal redirect) is kept.
+     */
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_flores_jwt_module);
+    if (jcf->mode == NGX_HTTP_FLORES_JWT_OFF) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_flores_jwt_get_ctx(r);
 
     if (ctx != NULL) {
         if (ctx->jwt != NULL) {
@@ -354,13 +363,10 @@ ngx_http_flores_jwt_handler(ngx_http_request_t *r)
         }
 
         ctx->reason = NGX_HTTP_FLORES_JWT_ACCEPTED;
-    }
 
-    if (jcf->mode == NGX_HTTP_FLORES_JWT_OFF) {
-        return NGX_DECLINED;
-    }
+    } else {
+        /* the ctx lives in its cleanup: one allocation, freed with the pool */
 
-    if (ctx == NULL) {
         cln = ngx_pool_cleanup_add(r->pool,
                                    sizeof(ngx_http_flores_jwt_ctx_t));
         if (cln == NULL) {
@@ -372,9 +378,9 @@ ngx_http_flores_jwt_handler(ngx_http_request_t *r)
         ctx->reason = NGX_HTTP_FLORES_JWT_ACCEPTED;
 
         cln->handler = ngx_http_flores_jwt_cleanup;
-
-        ngx_http_set_ctx(r, ctx, ngx_http_flores_jwt_module);
     }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_flores_jwt_module);
 
     reason = ngx_http_flores_jwt_token(r, &token);
 
@@ -825,6 +831,34 @@ ngx_http_flores_jwt_decode_part(ngx_http_request_t *r, u_char *start,
 }
 
 
+/*
+ * An internal redirect clears the module ctx but not the request pool: the
+ * ctx is found again through its pool cleanup, so that the identity stays
+ * available to error_page locations, subrequests and the access log.
+ */
+
+static ngx_http_flores_jwt_ctx_t *
+ngx_http_flores_jwt_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_flores_jwt_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_flores_jwt_module);
+
+    if (ctx == NULL && (r->internal || r->filter_finalize)) {
+
+        for (cln = r->pool->cleanup; cln; cln = cln->next) {
+            if (cln->handler == ngx_http_flores_jwt_cleanup) {
+                ctx = cln->data;
+                break;
+            }
+        }
+    }
+
+    return ctx;
+}
+
+
 static void
 ngx_http_flores_jwt_cleanup(void *data)
 {
@@ -853,7 +887,7 @@ ngx_http_flores_jwt_claim(ngx_http_request_t *r,
     const char                 *s;
     ngx_http_flores_jwt_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_flores_jwt_module);
+    ctx = ngx_http_flores_jwt_get_ctx(r);
 
     if (ctx == NULL || ctx->jwt == NULL) {
         v->not_found = 1;
@@ -947,7 +981,7 @@ ngx_http_flores_jwt_error_variable(ngx_http_request_t *r,
 {
     ngx_http_flores_jwt_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_flores_jwt_module);
+    ctx = ngx_http_flores_jwt_get_ctx(r);
 
     if (ctx == NULL) {
         v->not_found = 1;

@@ -146,6 +146,16 @@ my $config = <<'_EOC_';
         proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
     }
 
+    location /down {
+        flores_jwt on;
+        error_page 502 = @down;
+        proxy_pass http://127.0.0.1:1;
+    }
+
+    location @down {
+        return 503 "down sub=$flores_jwt_sub role=$flores_jwt_role error=$flores_jwt_error\n";
+    }
+
     location /open {
         proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
     }
@@ -664,3 +674,29 @@ WWW-Authenticate: Bearer realm="flores-victoria", error="invalid_token"
  "sub= role= email= sid= level= tags= vip=\n"]
 --- more_headers
 X-Request-ID: req-body
+
+
+
+=== TEST 41: the identity survives an internal redirect to an error_page location
+--- request
+GET /down
+--- more_headers eval
+"Authorization: Bearer $::T{good}"
+--- error_code: 503
+--- response_body
+down sub=42 role=customer error=
+--- error_log
+connect() failed (111: Connection refused)
+
+
+
+=== TEST 42: where flores_jwt is off, the token is neither read nor refused
+--- request
+GET /open
+--- more_headers eval
+"Authorization: Bearer $::T{expired}"
+--- error_code: 200
+--- response_headers
+!X-Jwt-Error
+--- response_body
+sub= role= email= sid= level= tags= vip=
