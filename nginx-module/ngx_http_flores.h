@@ -71,6 +71,7 @@ ngx_array_t *ngx_http_flores_metrics_writers(ngx_http_request_t *r);
 
 extern ngx_module_t  ngx_http_flores_module;
 extern ngx_module_t  ngx_http_flores_jwt_module;
+extern ngx_module_t  ngx_http_flores_metrics_module;
 
 
 #endif /* _NGX_HTTP_FLORES_H_INCLUDED_ */
