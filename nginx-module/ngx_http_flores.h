@@ -68,6 +68,21 @@ ngx_int_t ngx_http_flores_metrics_add(ngx_conf_t *cf,
 /* the registered writers (ngx_http_flores_metrics_writer_t), may be NULL */
 ngx_array_t *ngx_http_flores_metrics_writers(ngx_http_request_t *r);
 
+/*
+ * The state of a service's circuit breaker, for GET /health: one of
+ * NGX_HTTP_FLORES_BREAKER_*, NONE when no breaker watches that service.
+ * Defined by the breaker module (ngx_http_flores_breaker_module.c), which
+ * also defines NGX_HTTP_FLORES_BREAKER below; until it is built, the health
+ * module answers NONE for every service.
+ */
+#define NGX_HTTP_FLORES_BREAKER_NONE        0
+#define NGX_HTTP_FLORES_BREAKER_CLOSED      1
+#define NGX_HTTP_FLORES_BREAKER_OPEN        2
+#define NGX_HTTP_FLORES_BREAKER_HALF_OPEN   3
+
+ngx_uint_t ngx_http_flores_breaker_state(ngx_http_request_t *r,
+    ngx_str_t *service);
+
 
 extern ngx_module_t  ngx_http_flores_module;
 extern ngx_module_t  ngx_http_flores_jwt_module;
