@@ -87,6 +87,7 @@ ngx_uint_t ngx_http_flores_breaker_state(ngx_http_request_t *r,
 extern ngx_module_t  ngx_http_flores_module;
 extern ngx_module_t  ngx_http_flores_jwt_module;
 extern ngx_module_t  ngx_http_flores_metrics_module;
+extern ngx_module_t  ngx_http_flores_health_module;
 
 
 #endif /* _NGX_HTTP_FLORES_H_INCLUDED_ */
