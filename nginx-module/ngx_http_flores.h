@@ -86,6 +86,7 @@ ngx_uint_t ngx_http_flores_breaker_state(ngx_http_request_t *r,
 
 extern ngx_module_t  ngx_http_flores_module;
 extern ngx_module_t  ngx_http_flores_jwt_module;
+extern ngx_module_t  ngx_http_flores_limit_module;
 extern ngx_module_t  ngx_http_flores_metrics_module;
 extern ngx_module_t  ngx_http_flores_health_module;
 

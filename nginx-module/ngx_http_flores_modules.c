@@ -15,6 +15,7 @@
 ngx_module_t  *ngx_modules[] = {
     &ngx_http_flores_module,
     &ngx_http_flores_jwt_module,
+    &ngx_http_flores_limit_module,
     &ngx_http_flores_metrics_module,
     &ngx_http_flores_health_module,
     NULL
@@ -24,6 +25,7 @@ ngx_module_t  *ngx_modules[] = {
 char  *ngx_module_names[] = {
     "ngx_http_flores_module",
     "ngx_http_flores_jwt_module",
+    "ngx_http_flores_limit_module",
     "ngx_http_flores_metrics_module",
     "ngx_http_flores_health_module",
     NULL
