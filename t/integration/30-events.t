@@ -61,7 +61,7 @@ run_blocks([
         name => 'a durable queue bound to user.registered',
         then => sub {
             my $r = events_declare($queue, 'user.registered');
-            is($r->{rc}, 0, "flores-events declare $queue") or diag($r->{out});
+            is($r->{rc}, 0, "flores-events declare $queue") or diag($r->{text});
         },
     },
     {

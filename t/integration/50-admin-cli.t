@@ -33,8 +33,8 @@ run_blocks([
         name => 'create-admin creates an admin',
         then => sub {
             my $r = admin_cli("$password\n", '--email', $email, '--name', 'Administradora Flores');
-            is($r->{rc}, 0, 'exit status 0') or diag($r->{out});
-            ok(index($r->{out}, $password) < 0, 'the password is not printed');
+            is($r->{rc}, 0, 'exit status 0') or diag($r->{text});
+            ok(index($r->{text}, $password) < 0, 'the password is not printed');
             is(users_with($email), 1, 'one account with that email');
             is(pg_value('SELECT role FROM auth.users WHERE email = $1', $email), 'admin', 'stored with role admin');
         },

@@ -21,6 +21,7 @@ use Time::HiRes ();
 use IPC::Open3 qw(open3);
 use File::Basename qw(dirname);
 use File::Find ();
+use File::Temp ();
 use Cwd qw(abs_path);
 
 our @EXPORT = qw(
@@ -462,22 +463,27 @@ sub verify_jwt {
 # ---- commands -------------------------------------------------------------------------
 
 # run_cmd(\@argv, input => $stdin, timeout => $s, env => \%extra): runs a command without a
-# shell, bounded by timeout(1); returns {rc, out (stdout and stderr), ms}.
+# shell, bounded by timeout(1); returns {rc, out (stdout), err (stderr), text (both), ms}.
 sub run_cmd {
     my ($argv, %o) = @_;
     my $timeout = $o{timeout} // 60;
     local %ENV = (%ENV, %{ $o{env} || {} });
     my @cmd = ('timeout', '-k', '5', $timeout, map { _bytes($_) } @$argv);
     my $t0 = now_ms();
+    my $efh = File::Temp->new;
     my ($in, $out);
-    my $pid = eval { open3($in, $out, undef, @cmd) };
-    return { rc => -1, out => "cannot run @$argv: $@", ms => 0 } unless $pid;
+    my $pid = eval { open3($in, $out, '>&' . fileno($efh), @cmd) };
+    return { rc => -1, out => '', err => "cannot run @$argv: $@", text => "cannot run @$argv: $@", ms => 0 }
+        unless $pid;
     print {$in} _bytes($o{input}) if defined $o{input};
     close $in;
     my $text = do { local $/; <$out> } // '';
     waitpid $pid, 0;
     my $rc = $? >> 8;
-    return { rc => $rc, out => Encode::decode('UTF-8', $text), ms => now_ms() - $t0 };
+    my $err = do { local $/; open my $fh, '<', $efh->filename; <$fh> } // '';
+    $text = Encode::decode('UTF-8', $text);
+    $err = Encode::decode('UTF-8', $err);
+    return { rc => $rc, out => $text, err => $err, text => $text . $err, ms => now_ms() - $t0 };
 }
 
 # ./flores on the same stack (FLORES_STACK_DIR, FLORES_PORT_BASE, FLORES_HTTP_PORT are in
@@ -486,7 +492,7 @@ sub flores {
     my @args = @_;
     my $timeout = $args[0] =~ /^(?:up|test)$/ ? 900 : 180;
     my $r = run_cmd(["$ROOT/flores", @args], timeout => $timeout);
-    diag("./flores @args exited $r->{rc}:\n$r->{out}") if $r->{rc} != 0;
+    diag("./flores @args exited $r->{rc}:\n$r->{text}") if $r->{rc} != 0;
     return $r;
 }
 
@@ -555,7 +561,7 @@ sub pg {
     my $r = run_cmd(\@argv, input => "$q\n", timeout => 20,
         env => { PGCONNECT_TIMEOUT => 3, PGCLIENTENCODING => 'UTF8' });
     if ($r->{rc} != 0) {
-        diag("psql failed ($r->{rc}) on: $sql\n$r->{out}");
+        diag("psql failed ($r->{rc}) on: $sql\n$r->{text}");
         return undef;
     }
     my $out = $r->{out};
@@ -577,7 +583,7 @@ sub pg_dump_schema {
     my $r = run_cmd(['pg_dump', '--data-only', "--schema=$schema", $ENV{FLORES_PG_URL}],
         timeout => 60, env => { PGCONNECT_TIMEOUT => 3 });
     if ($r->{rc} != 0) {
-        diag("pg_dump failed: $r->{out}");
+        diag("pg_dump failed: $r->{text}");
         return undef;
     }
     return $r->{out};
