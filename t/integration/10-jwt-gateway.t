@@ -18,7 +18,7 @@ my $ME = '/api/auth/me';
 my $WWW = 'Bearer realm="flores-victoria", error="invalid_token"';
 my $now = time;
 
-# A valid token for $a, except for what a block changes.
+# A valid token for $alice, except for what a block changes.
 sub tok { my ($claims, %o) = @_; return mint_jwt({ sub => "$alice->{id}", email => $alice->{email}, %{ $claims || {} } }, %o) }
 
 # Every refusal: 401 UNAUTHORIZED in the envelope, the challenge header, the service untouched.
@@ -110,7 +110,7 @@ run_blocks([
     {
         # Protects: a token the auth service issued is accepted by the gateway.
         name    => 'token from a real login',
-        setup   => sub { $_[0]{login} = login_ok($b) },
+        setup   => sub { $_[0]{login} = login_ok($bruno) },
         request => ['GET', $ME],
         token   => sub { $_[0]{login}{token} },
         status  => 200,

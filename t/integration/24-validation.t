@@ -101,7 +101,7 @@ run_blocks([
     },
     {
         name    => 'invalid UTF-8 in a string',
-        request => ['POST', $REG, do { my $b = '{"name":"Ana ' . "\xff\xfe" . '","email":"x@example.com","password":"12345678"}'; utf8::downgrade($b); $b }],
+        request => ['POST', $REG, do { my $raw = '{"name":"Ana ' . "\xff\xfe" . '","email":"x@example.com","password":"12345678"}'; utf8::downgrade($raw); $raw }],
         status  => 400,
         then    => sub { like(($_[0]{json} || {})->{code} // '', qr/^(?:INVALID_JSON|VALIDATION_ERROR)\z/, 'INVALID_JSON or VALIDATION_ERROR') },
     },
