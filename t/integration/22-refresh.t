@@ -87,6 +87,20 @@ run_blocks([
         status  => 401,
         code    => 'INVALID_REFRESH_TOKEN',
     },
+    (map {
+        my ($what, $tok) = @$_;
+        +{
+            # Protects: tokens are looked up by exact hash, never spliced into SQL or matched
+            # as a pattern.
+            name    => "SQL metacharacters as the refresh token: $what",
+            request => ['POST', $REFRESH, { refreshToken => $tok }],
+            status  => 401,
+            code    => 'INVALID_REFRESH_TOKEN',
+        }
+    } (['quote and comment', q{x'; DROP TABLE refresh_tokens; --}],
+       ['percent', '%'],
+       ['underscores', '_' x 43],
+       ['backslash and unicode', q{\\'ñ🌸\\}])),
     {
         # Protects: access tokens are not refresh tokens.
         name    => 'an access token is not a refresh token',

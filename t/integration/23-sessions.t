@@ -23,7 +23,8 @@ my %ctx = (
     w1 => login_ok($w), w2 => login_ok($w), w3 => login_ok($w),
     c1 => login_ok($c), c2 => login_ok($c),
 );
-my $newpw = 'nueva-Clave-' . random_hex(4);
+# SQL metacharacters and unicode in the new password: stored as a hash, used literally.
+my $newpw = q{nueva'; DROP TABLE users; -- %_\\ñ🌸-} . random_hex(4);
 
 sub refresh_block {
     my ($name, $key, $status) = @_;
@@ -74,6 +75,15 @@ run_blocks([
         status  => 200,
     },
     refresh_block("... and that user's session lives on", 'v1', 200),
+    {
+        # Protects: logout looks the token up exactly: a LIKE pattern revokes nothing.
+        name    => 'logout with "%" as the refresh token answers 200',
+        request => ['POST', '/api/auth/logout', { refreshToken => '%' }],
+        token   => sub { $ctx{s2}{token} },
+        status  => 200,
+    },
+    refresh_block('... and the caller\'s session lives on', 's2', 200),
+    refresh_block('... and other users\' sessions too', 'v1', 200),
     {
         name    => 'logout without refreshToken is a validation error',
         request => ['POST', '/api/auth/logout', {}],
