@@ -168,6 +168,8 @@ typedef struct {
     ngx_str_t                        result;
     unsigned                         headers:1;
     unsigned                         refused:1;
+    /* the failures-only limits have seen the answer's status */
+    unsigned                         paid:1;
     u_char                           ratelimit[NGX_HTTP_FLORES_LIMIT_HEADER_LEN];
     u_char                           retry_after[NGX_INT64_LEN];
 } ngx_http_flores_limit_req_t;
@@ -182,6 +184,8 @@ static ngx_int_t ngx_http_flores_limit_decide(ngx_http_request_t *r,
     ngx_http_flores_limit_conf_t *lcf, ngx_http_flores_limit_req_t *lr);
 static ngx_int_t ngx_http_flores_limit_reject(ngx_http_request_t *r,
     ngx_http_flores_limit_req_t *lr, ngx_http_flores_limit_key_t *k);
+static void ngx_http_flores_limit_pay(ngx_http_request_t *r,
+    ngx_http_flores_limit_req_t *lr, ngx_uint_t status);
 static ngx_int_t ngx_http_flores_limit_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_flores_limit_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_flores_limit_lookup(ngx_http_flores_limit_key_t *k,
@@ -189,6 +193,8 @@ static ngx_int_t ngx_http_flores_limit_lookup(ngx_http_flores_limit_key_t *k,
 static void ngx_http_flores_limit_refund(ngx_http_flores_limit_key_t *k);
 static void ngx_http_flores_limit_count(ngx_http_flores_limit_key_t *k,
     uint64_t now);
+static void ngx_http_flores_limit_state(ngx_http_flores_limit_key_t *k,
+    uint64_t used);
 static ngx_http_flores_limit_node_t *ngx_http_flores_limit_find(
     ngx_http_flores_limit_ctx_t *ctx, ngx_http_flores_limit_key_t *k);
 static ngx_http_flores_limit_node_t *ngx_http_flores_limit_insert(
@@ -363,6 +369,7 @@ ngx_http_flores_limit_cleanup(void *data)
 static ngx_int_t
 ngx_http_flores_limit_handler(ngx_http_request_t *r)
 {
+    size_t                         size;
     ngx_int_t                      rc;
     ngx_uint_t                     i, body;
     ngx_pool_cleanup_t            *cln;
@@ -396,15 +403,16 @@ ngx_http_flores_limit_handler(ngx_http_request_t *r)
         return ngx_http_flores_limit_decide(r, lcf, lr);
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_flores_limit_req_t)
-                               + lcf->rules->nelts
-                                 * sizeof(ngx_http_flores_limit_key_t));
+    size = sizeof(ngx_http_flores_limit_req_t)
+           + lcf->rules->nelts * sizeof(ngx_http_flores_limit_key_t);
+
+    cln = ngx_pool_cleanup_add(r->pool, size);
     if (cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     lr = cln->data;
-    ngx_memzero(lr, sizeof(ngx_http_flores_limit_req_t));
+    ngx_memzero(lr, size);
 
     lr->keys = (ngx_http_flores_limit_key_t *) &lr[1];
     lr->nkeys = lcf->rules->nelts;
@@ -590,11 +598,51 @@ ngx_http_flores_limit_reject(ngx_http_request_t *r,
 }
 
 
+/*
+ * Failures-only limits are paid when the answer's header goes out: its
+ * status is final then (an error_page has already replaced the service's
+ * answer), the RateLimit header can show the paid state, and the client
+ * cannot send its next attempt before this one is counted. An answer whose
+ * header is never sent (the client went away) is paid in the log phase.
+ */
+
+static void
+ngx_http_flores_limit_pay(ngx_http_request_t *r,
+    ngx_http_flores_limit_req_t *lr, ngx_uint_t status)
+{
+    uint64_t                      now;
+    ngx_uint_t                    i, j;
+    ngx_http_flores_limit_key_t  *k;
+
+    lr->paid = 1;
+
+    if (lr->refused) {
+        return;
+    }
+
+    now = (uint64_t) ngx_current_msec * 1000000;
+
+    for (i = 0; i < lr->nkeys; i++) {
+        k = &lr->keys[i];
+
+        if (k->key.len == 0) {
+            continue;
+        }
+
+        for (j = 0; j < k->rule->nstatus; j++) {
+            if (k->rule->status[j] == status) {
+                ngx_http_flores_limit_count(k, now);
+                break;
+            }
+        }
+    }
+}
+
+
 static ngx_int_t
 ngx_http_flores_limit_header_filter(ngx_http_request_t *r)
 {
-    uint64_t                      wait, best_wait;
-    ngx_uint_t                    i, j, rem, best_rem;
+    ngx_uint_t                    i;
     ngx_table_elt_t              *h;
     ngx_http_flores_limit_key_t  *k, *best;
     ngx_http_flores_limit_req_t  *lr;
@@ -605,18 +653,21 @@ ngx_http_flores_limit_header_filter(ngx_http_request_t *r)
 
     lr = ngx_http_flores_limit_get_req(r);
 
-    if (lr == NULL
-        || !lr->headers
-        || lr->state != NGX_HTTP_FLORES_LIMIT_DECIDED)
-    {
+    if (lr == NULL || lr->state != NGX_HTTP_FLORES_LIMIT_DECIDED) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (!lr->paid) {
+        ngx_http_flores_limit_pay(r, lr, r->headers_out.status);
+    }
+
+    if (!lr->headers) {
         return ngx_http_next_header_filter(r);
     }
 
     /* the most restrictive enforced limit: least remaining, longest wait */
 
     best = NULL;
-    best_rem = 0;
-    best_wait = 0;
 
     for (i = 0; i < lr->nkeys; i++) {
         k = &lr->keys[i];
@@ -625,33 +676,16 @@ ngx_http_flores_limit_header_filter(ngx_http_request_t *r)
             continue;
         }
 
-        rem = k->remaining;
-        wait = k->wait;
-
         if (k->refused) {
             best = k;
-            best_rem = 0;
-            best_wait = wait;
             break;
         }
 
-        /* this answer will be counted by a failures-only limit */
-
-        for (j = 0; j < k->rule->nstatus; j++) {
-            if (k->rule->status[j] == r->headers_out.status) {
-                rem = rem ? rem - 1 : 0;
-                wait += k->ctx->interval;
-                break;
-            }
-        }
-
         if (best == NULL
-            || rem < best_rem
-            || (rem == best_rem && wait > best_wait))
+            || k->remaining < best->remaining
+            || (k->remaining == best->remaining && k->wait > best->wait))
         {
             best = k;
-            best_rem = rem;
-            best_wait = wait;
         }
     }
 
@@ -683,8 +717,8 @@ ngx_http_flores_limit_header_filter(ngx_http_request_t *r)
     ngx_str_set(&h->key, "RateLimit");
     h->value.data = lr->ratelimit;
     h->value.len = ngx_sprintf(lr->ratelimit, "\"%V\";r=%ui;t=%uL",
-                               &best->ctx->name, best_rem,
-                               (best_wait + NGX_HTTP_FLORES_LIMIT_NSEC - 1)
+                               &best->ctx->name, best->remaining,
+                               (best->wait + NGX_HTTP_FLORES_LIMIT_NSEC - 1)
                                / NGX_HTTP_FLORES_LIMIT_NSEC)
                    - lr->ratelimit;
 
@@ -692,45 +726,23 @@ ngx_http_flores_limit_header_filter(ngx_http_request_t *r)
 }
 
 
-/*
- * Failures-only limits are paid here, once the final status is known (an
- * error_page may have replaced the service's answer).
- */
-
 static ngx_int_t
 ngx_http_flores_limit_log_handler(ngx_http_request_t *r)
 {
-    uint64_t                      now;
-    ngx_uint_t                    i, j, status;
-    ngx_http_flores_limit_key_t  *k;
     ngx_http_flores_limit_req_t  *lr;
 
     lr = ngx_http_flores_limit_get_req(r);
 
     if (lr == NULL
-        || lr->refused
+        || lr->paid
         || lr->state != NGX_HTTP_FLORES_LIMIT_DECIDED)
     {
         return NGX_OK;
     }
 
-    status = r->err_status ? r->err_status : r->headers_out.status;
-    now = (uint64_t) ngx_current_msec * 1000000;
-
-    for (i = 0; i < lr->nkeys; i++) {
-        k = &lr->keys[i];
-
-        if (k->key.len == 0) {
-            continue;
-        }
-
-        for (j = 0; j < k->rule->nstatus; j++) {
-            if (k->rule->status[j] == status) {
-                ngx_http_flores_limit_count(k, now);
-                break;
-            }
-        }
-    }
+    ngx_http_flores_limit_pay(r, lr,
+                              r->err_status ? r->err_status
+                                            : r->headers_out.status);
 
     return NGX_OK;
 }
@@ -796,10 +808,7 @@ ngx_http_flores_limit_lookup(ngx_http_flores_limit_key_t *k,
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
-    k->remaining = (used <= ctx->tolerance)
-                   ? (ngx_uint_t) ((ctx->tolerance - used) / ctx->interval) + 1
-                   : 0;
-    k->wait = used;
+    ngx_http_flores_limit_state(k, used);
 
     return NGX_OK;
 }
@@ -848,7 +857,7 @@ ngx_http_flores_limit_refund(ngx_http_flores_limit_key_t *k)
 static void
 ngx_http_flores_limit_count(ngx_http_flores_limit_key_t *k, uint64_t now)
 {
-    uint64_t                       tat, max;
+    uint64_t                       tat, max, used;
     ngx_http_flores_limit_ctx_t   *ctx;
     ngx_http_flores_limit_node_t  *lr;
 
@@ -862,17 +871,35 @@ ngx_http_flores_limit_count(ngx_http_flores_limit_key_t *k, uint64_t now)
         lr = ngx_http_flores_limit_insert(ctx, k);
     }
 
+    used = 0;
+
     if (lr != NULL) {
         tat = (lr->tat > now ? lr->tat : now) + ctx->interval;
         max = now + ctx->tolerance
               + (uint64_t) ctx->window * NGX_HTTP_FLORES_LIMIT_NSEC;
 
         lr->tat = tat < max ? tat : max;
+        used = lr->tat - now;
     }
 
     ctx->sh->failures++;
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    ngx_http_flores_limit_state(k, used);
+}
+
+
+/* what the key admits now, when "used" ns of its tolerance are taken */
+
+static void
+ngx_http_flores_limit_state(ngx_http_flores_limit_key_t *k, uint64_t used)
+{
+    k->remaining = (used <= k->ctx->tolerance)
+                   ? (ngx_uint_t) ((k->ctx->tolerance - used)
+                                   / k->ctx->interval) + 1
+                   : 0;
+    k->wait = used;
 }
 
 
