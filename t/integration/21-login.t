@@ -140,6 +140,34 @@ run_blocks([
         },
     },
     {
+        # Protects: a deactivated account cannot log in; only its right password learns why
+        # (documented: 403 ACCOUNT_DISABLED), a wrong one gets the usual 401.
+        name    => 'deactivated account, right password: 403 ACCOUNT_DISABLED',
+        setup   => sub {
+            my $d = $ctx{disabled} = register_user(name => 'Dora Desactivada', tag => 'disabled');
+            $ctx{dsession} = login_ok($d);
+            is(scalar @{ pg('UPDATE auth.users SET active = false WHERE id = $1 RETURNING id', $d->{id}) || [] }, 1,
+                'setup: account deactivated in the store');
+        },
+        request => sub { ['POST', $LOGIN, { email => $ctx{disabled}{email}, password => $ctx{disabled}{password} }] },
+        status  => 403,
+        code    => 'ACCOUNT_DISABLED',
+    },
+    {
+        name    => 'deactivated account, wrong password: the usual 401',
+        request => sub { ['POST', $LOGIN, { email => $ctx{disabled}{email}, password => 'no-es-la-clave' }] },
+        status  => 401,
+        code    => 'INVALID_CREDENTIALS',
+        then    => sub { is(sans_request_id($_[0]{json}), sans_request_id($ctx{wrong}{json}), 'identical to any failed login') },
+    },
+    {
+        # Protects: a deactivated account's open sessions end too.
+        name    => 'deactivated account: its refresh token is refused',
+        request => sub { ['POST', '/api/auth/refresh', { refreshToken => $ctx{dsession}{refreshToken} }] },
+        status  => 401,
+        code    => 'INVALID_REFRESH_TOKEN',
+    },
+    {
         # Protects: missing fields are validation errors, listed together.
         name    => 'empty object is 400 with both fields',
         request => ['POST', $LOGIN, {}],

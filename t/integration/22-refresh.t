@@ -47,6 +47,17 @@ run_blocks([
         json    => { data => { user => { id => $u->{id} } } },
     },
     {
+        # Protects: refreshing is what a client does when its access token has expired; many
+        # clients still attach that expired token.  A public route must not refuse the
+        # refresh because of it (else the client can never recover its session).
+        name    => 'refresh while still sending the expired access token',
+        setup   => sub { $ctx{s3} = login_ok($u) },
+        request => sub { ['POST', $REFRESH, { refreshToken => $ctx{s3}{refreshToken} }] },
+        token   => sub { mint_jwt({ sub => "$u->{id}", email => $u->{email}, iat => time - 1000, exp => time - 100 }) },
+        status  => 200,
+        json    => { data => { refreshToken => qr/\S/ } },
+    },
+    {
         # Protects: a refresh token is single-use.
         name    => 'the rotated token presented again is refused',
         request => sub { ['POST', $REFRESH, { refreshToken => $ctx{s1}{refreshToken} }] },
