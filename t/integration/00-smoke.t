@@ -34,6 +34,22 @@ run_blocks([
         },
     },
     {
+        # The gateway's own metrics, on the internal listener only.
+        name    => 'gateway metrics on the internal listener',
+        request => ['GET', "$ENV{FLORES_INTERNAL_URL}/metrics"],
+        status  => 200,
+        raw     => 1,
+        then    => sub { like($_[0]{raw}, qr/^flores_gateway_requests_total\{[^}]*service="auth"/m, 'per-service request counter') },
+    },
+    {
+        name    => 'gateway metrics are not public',
+        request => ['GET', '/metrics'],
+        then    => sub {
+            isnt($_[0]{status}, 200, 'not served on the public port');
+            unlike($_[0]{raw}, qr/flores_gateway_requests_total/, 'no metrics text leaks');
+        },
+    },
+    {
         # Internal pages are not reachable from the public listener.
         name    => 'service metrics are not public',
         request => ['GET', '/services/auth/metrics'],
