@@ -356,15 +356,16 @@ fv_relay_main(void *arg)
 
         n = fv_relay_batch(&rl);
 
+        /* After progress, after a failure (rows are piling up), and now and then. */
+        if (rl.pg != NULL && (n != 0 || fv_now_ms() - rl.counted_at >= FV_RELAY_COUNT_MS)) {
+            fv_relay_count(&rl);
+        }
+
         if (n < 0) {
             goto backoff;
         }
 
         rl.backoff_ms = FV_RELAY_BACKOFF_MIN_MS;
-
-        if (rl.pg != NULL && (n > 0 || fv_now_ms() - rl.counted_at >= FV_RELAY_COUNT_MS)) {
-            fv_relay_count(&rl);
-        }
 
         if (n == FV_RELAY_BATCH) {
             continue;

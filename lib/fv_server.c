@@ -11,12 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netdb.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
-#include <fcgios.h>
 
 #include "fv_internal.h"
 
+
+/* libfcgi's; its header fcgios.h would bring fcgi_config.h, whose PACKAGE_* macros
+ * silently replace ours. */
+void OS_LibShutdown(void);
 
 #define FV_BACKLOG          1024
 #define FV_WORKERS_DEFAULT  8
@@ -384,7 +390,8 @@ fv_dispatch(fv_worker_t *w, fv_io_t *io)
     fv_req_impl_t       impl;
     const fv_route_t   *found = NULL;
     fv_route_e          m;
-    char                allow[128];
+    char                allow[128], method[16];
+    char               *path = NULL, *user_id = NULL;
     unsigned char       rnd[16];
     double              t0;
     size_t              route_index, i;
@@ -501,6 +508,19 @@ fv_dispatch(fv_worker_t *w, fv_io_t *io)
 
     fv_drain(io);
 
+    /* Finishing frees the FastCGI parameters: keep what the log line and metrics need. */
+    (void) snprintf(method, sizeof(method), "%s", r.method);
+    r.method = method;
+    path = strndup(r.path, 1024);
+    r.path = path != NULL ? path : "?";
+    if (r.user_id != NULL) {
+        user_id = strndup(r.user_id, 64);
+        r.user_id = user_id != NULL ? user_id : "?";
+    }
+    r.user_role = NULL;
+    r.user_email = NULL;
+    r.query = "";
+
     if (io->finish != NULL) {
         io->finish(io);
     }
@@ -515,6 +535,8 @@ fv_dispatch(fv_worker_t *w, fv_io_t *io)
     json_object_put(r.args);
     fv_params_free(impl.params, impl.nparams);
     fv_buf_free(&impl.headers);
+    free(path);
+    free(user_id);
 }
 
 
@@ -751,6 +773,99 @@ fv_signal_main(void *arg)
 }
 
 
+/* ---- the listening socket ------------------------------------------------------------- */
+
+/* "host:port" ("[v6]:port", ":port" for every address) or a unix socket path.  Our own
+ * rather than FCGX_OpenSocket(), which exits the process when the address is taken. */
+static int
+fv_listen(const char *spec, int backlog)
+{
+    struct addrinfo     hints, *res = NULL, *ai;
+    struct sockaddr_un  un;
+    struct stat         st;
+    const char         *colon, *port;
+    char                host[256];
+    size_t              hlen;
+    int                 fd = -1, on = 1, rc;
+
+    colon = strrchr(spec, ':');
+
+    if (spec[0] != '/' && colon != NULL && colon[1] != '\0'
+        && strspn(colon + 1, "0123456789") == strlen(colon + 1))
+    {
+        port = colon + 1;
+        hlen = (size_t) (colon - spec);
+        if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
+            spec++;
+            hlen -= 2;
+        }
+        if (hlen >= sizeof(host)) {
+            fv_log(FV_LOG_ERROR, "FLORES_LISTEN: host name too long");
+            return -1;
+        }
+        memcpy(host, spec, hlen);
+        host[hlen] = '\0';
+
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+
+        rc = getaddrinfo(hlen && strcmp(host, "*") ? host : NULL, port, &hints, &res);
+        if (rc != 0) {
+            fv_log(FV_LOG_ERROR, "FLORES_LISTEN: cannot resolve \"%s\": %s", host,
+                gai_strerror(rc));
+            return -1;
+        }
+
+        for (ai = res; ai != NULL; ai = ai->ai_next) {
+            fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+            if (fd < 0) {
+                continue;
+            }
+            if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == 0
+                && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
+            {
+                break;
+            }
+            fv_log(FV_LOG_ERROR, "cannot listen on %s: %s", spec, strerror(errno));
+            (void) close(fd);
+            fd = -1;
+        }
+
+        freeaddrinfo(res);
+        return fd;
+    }
+
+    if (strlen(spec) >= sizeof(un.sun_path)) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN: socket path too long");
+        return -1;
+    }
+
+    /* A socket left by an earlier run is replaced; any other file is not touched. */
+    if (lstat(spec, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        (void) unlink(spec);
+    }
+
+    memset(&un, 0, sizeof(un));
+    un.sun_family = AF_UNIX;
+    memcpy(un.sun_path, spec, strlen(spec));
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *) &un, sizeof(un)) != 0
+        || listen(fd, backlog) != 0)
+    {
+        fv_log(FV_LOG_ERROR, "cannot listen on %s: %s", spec, strerror(errno));
+        if (fd >= 0) {
+            (void) close(fd);
+        }
+        return -1;
+    }
+
+    return fd;
+}
+
+
 /* ---- the program ---------------------------------------------------------------------- */
 
 static void
@@ -936,14 +1051,12 @@ fv_main(int argc, char **argv, const fv_service_t *svc)
     listen_at = fv_conf_str(conf, "FLORES_LISTEN", NULL);
     (void) snprintf(s->listen, sizeof(s->listen), "%s", listen_at);
 
-    s->listen_fd = FCGX_OpenSocket(s->listen, FV_BACKLOG);
+    s->listen_fd = fv_listen(s->listen, FV_BACKLOG);
     if (s->listen_fd < 0) {
-        fv_log(FV_LOG_ERROR, "cannot listen on \"%s\"", s->listen);
         fv_server_free(s);
         OS_LibShutdown();
         return 1;
     }
-    (void) fcntl(s->listen_fd, F_SETFD, FD_CLOEXEC);
 
     if (svc->init != NULL && svc->init(s) != FV_OK) {
         fv_log(FV_LOG_ERROR, "the service failed to start");

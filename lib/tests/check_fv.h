@@ -62,12 +62,21 @@ mem_write(fv_io_t *io, const char *buf, size_t len)
 }
 
 
+/* Like FCGX_Finish_r(), frees the parameters: nothing may use them afterwards. */
 static inline void
 mem_finish(fv_io_t *io)
 {
     mem_req_t  *m = io->data;
+    size_t      i;
 
     m->finished++;
+
+    for (i = 0; i < m->nenv; i++) {
+        memset(m->env[i], 'X', strlen(m->env[i]));
+        free(m->env[i]);
+        m->env[i] = NULL;
+    }
+    m->nenv = 0;
 }
 
 
