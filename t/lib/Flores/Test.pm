@@ -26,7 +26,7 @@ use Cwd qw(abs_path);
 
 our @EXPORT = qw(
     ROOT ABSENT
-    api internal_api header bearer success_ok envelope_ok errors_fields_ok json_like
+    api internal_api next_source_address header bearer success_ok envelope_ok errors_fields_ok json_like
     unique_email register_user login login_ok refresh
     mint_jwt decode_jwt jwt_secret verify_jwt random_hex
     pg pg_value pg_dump_schema
@@ -131,13 +131,29 @@ sub _bytes { my $s = shift; return utf8::is_utf8($s) ? Encode::encode('UTF-8', $
 
 # ---- HTTP -----------------------------------------------------------------------------
 
-# api($method, $path, $body, \%headers) sends one request to the gateway (or to $path when it
-# is an absolute URL).  $body: a hash or array reference is sent as JSON; a string is sent as
-# is; a code reference streams the body chunked.  A body gets Content-Type application/json
-# unless the headers name one (undef: none at all).  Returns
+# Client addresses.  The gateway rate-limits anonymous callers by address (register: 10 per
+# 15 minutes), and this suite registers many users from one machine.  So that functional tests
+# do not depend on the limiter's state, each request to the public listener comes from its own
+# loopback address (127.X.Y.Z; Linux answers on all of 127/8) unless a test names one
+# (source => ...) or FLORES_TEST_SOURCE=fixed.  The internal listener only admits 127.0.0.1,
+# which requests to it keep.
+my $SRC_NET = 16 + ($$ % 200);
+my $SRC_SEQ = int rand 1000;
+
+sub next_source_address {
+    $SRC_SEQ = ($SRC_SEQ + 1) % 65024;
+    return sprintf '127.%d.%d.%d', $SRC_NET, 1 + int($SRC_SEQ / 254), 1 + $SRC_SEQ % 254;
+}
+
+# api($method, $path, $body, \%headers, \%opts) sends one request to the gateway (or to $path
+# when it is an absolute URL).  $body: a hash or array reference is sent as JSON; a string is
+# sent as is; a code reference streams the body chunked.  A body gets Content-Type
+# application/json unless the headers name one (undef: none at all).  %opts: source => the
+# client address.  Returns
 #   {status, headers (lower-case names), json (undef unless the body is JSON), raw, ms}.
 sub api {
-    my ($method, $path, $body, $headers) = @_;
+    my ($method, $path, $body, $headers, $opts) = @_;
+    $opts ||= {};
     my %h = %{ $headers || {} };
     my $url = $path =~ m{^https?://} ? $path : "$ENV{FLORES_URL}$path";
     my %opt;
@@ -152,7 +168,13 @@ sub api {
         delete $h{$k} unless defined $h{$k};
     }
     $opt{headers} = \%h;
-    my $http = HTTP::Tiny->new(timeout => 15, keep_alive => 0, agent => 'flores-tests/1');
+    my $source = $opts->{source};
+    if (!defined $source && index($url, "$ENV{FLORES_URL}/") == 0
+        && ($ENV{FLORES_TEST_SOURCE} // '') ne 'fixed') {
+        $source = next_source_address();
+    }
+    my $http = HTTP::Tiny->new(timeout => 15, keep_alive => 0, agent => 'flores-tests/1',
+        (defined $source ? (local_address => $source) : ()));
     my $t0 = now_ms();
     my $r = $http->request($method, $url, \%opt);
     my $ms = now_ms() - $t0;
@@ -161,6 +183,7 @@ sub api {
         $json = eval { $JSON->decode($r->{content}) };
     }
     return {
+        source  => $source // '127.0.0.1',
         status  => $r->{status},
         reason  => $r->{reason},
         headers => $r->{headers} || {},
@@ -190,7 +213,7 @@ sub _show {
     my $res = shift;
     my $raw = $res->{raw} // '';
     $raw = substr($raw, 0, 600) . '...' if length $raw > 600;
-    return "$res->{method} $res->{url} -> $res->{status}: $raw";
+    return "$res->{method} $res->{url} (from $res->{source}) -> $res->{status}: $raw";
 }
 
 # English words that a Spanish message would not contain.
@@ -723,6 +746,7 @@ sub finish {
 #   request      [METHOD, PATH, BODY] or sub { my $ctx = shift; [...] }
 #   headers      {...} or sub { my $ctx = shift; {...} }
 #   token        access token (string or sub returning one): sent as Authorization: Bearer
+#   source       the client address (default: a fresh loopback address, see api())
 #   setup        sub { my $ctx = shift; ... } run first
 #   status       expected HTTP status
 #   code         expected envelope code (4xx/5xx); without it a 2xx is checked as success
@@ -775,7 +799,7 @@ sub _run_block {
         $before = auth_requests($watch);
     }
 
-    my $res = api($method, $path, $body, \%h);
+    my $res = api($method, $path, $body, \%h, { source => _resolve($b->{source}, $ctx) });
     $ctx->{last} = $res;
 
     if (defined $b->{status}) {
