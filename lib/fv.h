@@ -110,7 +110,13 @@ size_t fv_validate(json_object *obj, const fv_field_t *spec, int from_query, fv_
 
 /* ---- routes (fv_route.c) --------------------------------------------------------------
  * A service is its route table.  Patterns are literal segments and ":name" parameters
- * ("/api/orders/:id/status").  Before a handler runs, the library has checked: the path and
+ * ("/api/orders/:id/status"); a literal segment wins over a parameter wherever the table
+ * lists them ("/api/orders/all" before "/api/orders/:id"), and one trailing slash in a path
+ * is ignored.  The table is checked at start (methods, patterns, duplicates).  Query
+ * arguments reach the handler in r->args: with a spec, only its keys, percent-decoded,
+ * FV_INT and FV_BOOL converted, an FV_ARRAY from repeated keys, other repeated keys
+ * refused, empty values absent; without one, every argument as a string (the first of
+ * repeated keys).  Before a handler runs, the library has checked: the path and
  * method (404 NOT_FOUND, 405 METHOD_NOT_ALLOWED with Allow), the caller (401/403 by access),
  * the body (415 for a non-JSON Content-Type, 413 over the limit, 400 INVALID_JSON, 400
  * VALIDATION_ERROR listing every bad field), and the query string against its spec. */
@@ -170,10 +176,11 @@ int fv_req_page(fv_req_t *r, long *page, long *limit);
 
 
 /* ---- replies (fv_reply.c) -------------------------------------------------------------
- * Exactly one reply per request.  JSend envelopes:
- *   2xx {"status":"success","data":{...},"message"?}
+ * Exactly one reply per request (a second is logged and dropped).  JSend envelopes:
+ *   2xx {"status":"success","data":{...},"message"?}       (data NULL: {}; 204: no body)
  *   4xx {"status":"fail","code","message","errors"?,"requestId"}
  *   5xx {"status":"error","code","message","requestId"}
+ * The envelope follows the status (fv_fail and fv_error only differ in intent).
  * Functions taking a json_object take ownership of it.  All return FV_OK. */
 
 int fv_reply(fv_req_t *r, int status, json_object *data, const char *message);
