@@ -45,7 +45,8 @@ unsigned char *fv_conf_secret(const fv_conf_t *conf, const char *key, size_t *le
 /* ---- logging (fv_log.c) ---------------------------------------------------------------
  * One JSON object per line on stderr:
  *   {"time":"...Z","level":"info","service":"auth","msg":"..."}
- * and, per request (written by the library after each reply):
+ * and, per request (written by the library after each reply; error for 5xx, debug for
+ * /health and /metrics that went well, info otherwise):
  *   {"time","level","service","requestId","method","path","status","durationMs","userId"} */
 
 typedef enum {
