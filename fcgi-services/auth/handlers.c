@@ -19,7 +19,7 @@
 
 static const auth_ctx_t *auth_ctx(fv_req_t *r);
 static const char *auth_field(const fv_req_t *r, const char *name);
-static json_object *auth_user_json(const auth_user_t *user, int created);
+static json_object *auth_user_json(const auth_user_t *user);
 static int auth_issue(fv_req_t *r, auth_db_t *db, const auth_user_t *user,
     const char *family_id, json_object **data);
 static int auth_unauthorized(fv_req_t *r);
@@ -82,7 +82,7 @@ auth_register(fv_req_t *r)
     }
 
     data = json_object_new_object();
-    json_object_object_add(data, "user", auth_user_json(&user, 1));
+    json_object_object_add(data, "user", auth_user_json(&user));
     rc = fv_reply(r, 201, data, "Cuenta creada");
 
 out:
@@ -153,7 +153,7 @@ auth_login(fv_req_t *r)
         goto out;
     }
 
-    json_object_object_add(data, "user", auth_user_json(&user, 0));
+    json_object_object_add(data, "user", auth_user_json(&user));
     fv_reply_header(r, "Cache-Control", "no-store");
     rc = fv_reply(r, 200, data, NULL);
     data = NULL;
@@ -317,7 +317,7 @@ auth_me(fv_req_t *r)
     }
 
     data = json_object_new_object();
-    json_object_object_add(data, "user", auth_user_json(&user, 1));
+    json_object_object_add(data, "user", auth_user_json(&user));
     rc = fv_reply(r, 200, data, NULL);
 
 out:
@@ -465,7 +465,7 @@ auth_field(const fv_req_t *r, const char *name)
 
 
 static json_object *
-auth_user_json(const auth_user_t *user, int created)
+auth_user_json(const auth_user_t *user)
 {
     json_object  *o;
 
@@ -474,10 +474,7 @@ auth_user_json(const auth_user_t *user, int created)
     json_object_object_add(o, "name", json_object_new_string(user->name));
     json_object_object_add(o, "email", json_object_new_string(user->email));
     json_object_object_add(o, "role", json_object_new_string(user->role));
-
-    if (created) {
-        json_object_object_add(o, "createdAt", json_object_new_string(user->created_at));
-    }
+    json_object_object_add(o, "createdAt", json_object_new_string(user->created_at));
 
     return o;
 }
