@@ -57,6 +57,11 @@ ngx_int_t ngx_http_flores_reject(ngx_http_request_t *r,
 
 /* the location's "flores_service", NULL when none applies */
 ngx_str_t *ngx_http_flores_service(ngx_http_request_t *r);
+/*
+ * the same for the location being merged, at configuration time: valid in
+ * the merge_loc_conf of the modules after the core in ngx_modules[]
+ */
+ngx_str_t *ngx_http_flores_conf_service(ngx_conf_t *cf);
 /* its position in ngx_http_flores_services() plus one, 0 when none */
 ngx_uint_t ngx_http_flores_service_index(ngx_http_request_t *r);
 /* every service named by "flores_service" (ngx_str_t), known after parsing */
@@ -71,9 +76,8 @@ ngx_array_t *ngx_http_flores_metrics_writers(ngx_http_request_t *r);
 /*
  * The state of a service's circuit breaker, for GET /health: one of
  * NGX_HTTP_FLORES_BREAKER_*, NONE when no breaker watches that service.
- * Defined by the breaker module (ngx_http_flores_breaker_module.c), which
- * also defines NGX_HTTP_FLORES_BREAKER below; until it is built, the health
- * module answers NONE for every service.
+ * Defined by the breaker module (ngx_http_flores_breaker_module.c); an open
+ * breaker whose time is up is moved to half-open by the query.
  */
 #define NGX_HTTP_FLORES_BREAKER_NONE        0
 #define NGX_HTTP_FLORES_BREAKER_CLOSED      1
@@ -86,6 +90,7 @@ ngx_uint_t ngx_http_flores_breaker_state(ngx_http_request_t *r,
 
 extern ngx_module_t  ngx_http_flores_module;
 extern ngx_module_t  ngx_http_flores_jwt_module;
+extern ngx_module_t  ngx_http_flores_breaker_module;
 extern ngx_module_t  ngx_http_flores_limit_module;
 extern ngx_module_t  ngx_http_flores_metrics_module;
 extern ngx_module_t  ngx_http_flores_health_module;

@@ -134,19 +134,6 @@ ngx_module_t  ngx_http_flores_health_module = {
 };
 
 
-#if !(NGX_HTTP_FLORES_BREAKER)
-
-/* until the breaker module is part of the build: no service has one */
-
-ngx_uint_t
-ngx_http_flores_breaker_state(ngx_http_request_t *r, ngx_str_t *service)
-{
-    return NGX_HTTP_FLORES_BREAKER_NONE;
-}
-
-#endif
-
-
 /*
  * Every check is a subrequest started at once; each one's end is noted by
  * ngx_http_flores_health_done(), and the answer is written when the last

@@ -216,6 +216,17 @@ ngx_http_flores_service(ngx_http_request_t *r)
 }
 
 
+ngx_str_t *
+ngx_http_flores_conf_service(ngx_conf_t *cf)
+{
+    ngx_http_flores_loc_conf_t  *flcf;
+
+    flcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_flores_module);
+
+    return (flcf->service == NGX_CONF_UNSET_PTR) ? NULL : flcf->service;
+}
+
+
 ngx_uint_t
 ngx_http_flores_service_index(ngx_http_request_t *r)
 {
