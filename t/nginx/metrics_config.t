@@ -48,7 +48,10 @@ _EOC_
     close $fh;
 
     my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-    my $out = `$nginx -t -p $prefix -c $conf -e $prefix/logs/error.log 2>&1`;
+    # a sanitizer build needs its runtime preloaded, as Test::Nginx does
+    my $preload = $ENV{TEST_NGINX_LD_PRELOAD}
+                  ? "LD_PRELOAD='$ENV{TEST_NGINX_LD_PRELOAD}' " : '';
+    my $out = `$preload$nginx -t -p $prefix -c $conf -e $prefix/logs/error.log 2>&1`;
     Test::More::isnt($?, 0, 'nginx -t fails on flores_metrics without a zone');
     Test::More::like($out,
         qr{\[emerg\] "flores_metrics" in \Q$conf\E:15 needs a "flores_metrics_zone" at http level},
