@@ -513,7 +513,7 @@ ngx_http_flores_limit_decide(ngx_http_request_t *r,
         /* hashed before the zone is locked */
         k->hash = ngx_crc32_short(k->key.data, k->key.len);
 
-        /* a failures-only limit is paid in the log phase, not here */
+        /* a failures-only limit is paid once its answer is known */
         rc = ngx_http_flores_limit_lookup(k, k->rule->nstatus == 0, now);
 
         if (rc == NGX_OK) {

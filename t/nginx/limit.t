@@ -496,3 +496,35 @@ flores_gateway_ratelimit_requests_total{zone="fast",result="passed"} 3
 flores_gateway_ratelimit_requests_total{zone="fast",result="rejected"} 2
 flores_gateway_ratelimit_rejections_total{zone="fast",mode="enforce"} 2
 flores_gateway_ratelimit_keys{zone="fast"} 1
+
+
+
+=== TEST 15: a key from the JSON body when the body arrives after the headers (the limiter waits for it)
+--- init
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                              PeerPort => $Test::Nginx::Util::ServerPortForClient) or die;
+my $body = '{"email":"late@x.cl"}';
+print {$s} "POST /login/401 HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+           . "Content-Length: " . length($body) . "\r\n\r\n$body";
+local $/;
+my $answer = <$s>;
+--- raw_request eval
+["POST /login/401 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 21\r\n\r\n",
+ "{\"email\":\"Late\@X.cl\"}"]
+--- raw_request_middle_delay: 0.3
+--- error_code: 401
+--- response_headers
+RateLimit: "login";r=1;t=2400
+X-Limit: passed
+--- response_body
+wrong password
+
+
+
+=== TEST 16: a body that is not JSON gives an empty email: the key is the address alone
+--- request eval
+["POST /login/401\nnot json", "POST /login/401\n{\"email\":7}", "POST /login/401\n{\"email\":\"ana\@x.cl\"}"]
+--- error_code eval
+[401, 401, 401]
+--- response_headers eval
+["RateLimit: \"login\";r=2;t=1200", "RateLimit: \"login\";r=1;t=2400", "RateLimit: \"login\";r=2;t=1200"]
