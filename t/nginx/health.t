@@ -49,6 +49,16 @@ $ENV{TEST_NGINX_FCGI_PORT} = $fcgi->port;
 # Latencies vary: the tests see N.
 sub latency { my $s = shift; $s =~ s/"latencyMs":\d+/"latencyMs":N/g; $s }
 
+sub http_get {
+    my $path = shift;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $Test::Nginx::Util::ServerPortForClient)
+        or die "connect: $!";
+    print {$s} "GET $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    local $/;
+    return <$s>;
+}
+
 # How long GET /health takes, in seconds.
 sub timed_health {
     my $t0 = [Time::HiRes::gettimeofday()];
@@ -332,7 +342,95 @@ Test::More::like($answer, qr/"latencyMs":[5-9]\d\d\}/, 'each took about 0.5 s');
 
 
 
-=== TEST 16: a bad service name
+=== TEST 16: an open circuit makes its service down, though its own health check passes
+--- http_config
+    flores_breaker_zone zone=breakers:64k;
+    flores_breaker_profile quick consecutive=2 open=60s;
+--- config
+    location = /health {
+        flores_health;
+        flores_health_check auth /_health/auth/health critical;
+        flores_health_check cart /_health/cart/health;
+    }
+
+    location /api/cart/ {
+        flores_service cart;
+        flores_breaker zone=breakers profile=quick;
+        rewrite ^ /health-500 break;
+        include $TEST_NGINX_FLORES_CONF/fastcgi_flores.conf;
+        fastcgi_pass 127.0.0.1:$TEST_NGINX_FCGI_PORT;
+    }
+--- request eval
+["GET /health", "GET /api/cart/1", "GET /api/cart/2", "GET /api/cart/3", "GET /health"]
+--- error_code eval
+[200, 500, 500, 503, 200]
+--- response_body_filters eval
+[[\&::latency], [sub { '' }], [sub { '' }], [sub { '' }], [\&::latency]]
+--- response_body eval
+['{"status":"success","data":{"status":"ok","services":{"auth":{"status":"up","circuit":"closed","latencyMs":N},"cart":{"status":"up","circuit":"closed","latencyMs":N}}}}',
+ "", "", "",
+ '{"status":"success","data":{"status":"degraded","services":{"auth":{"status":"up","circuit":"closed","latencyMs":N},"cart":{"status":"down","circuit":"open","latencyMs":N}}}}']
+
+
+
+=== TEST 17: the critical service's circuit open: down, 503
+--- http_config
+    flores_breaker_zone zone=breakers:64k;
+    flores_breaker_profile quick consecutive=2 open=60s;
+--- config
+    location = /health {
+        flores_health;
+        flores_health_check auth /_health/auth/health critical;
+        flores_health_check cart /_health/cart/health;
+    }
+
+    location /api/auth/ {
+        flores_service auth;
+        flores_breaker zone=breakers profile=quick;
+        rewrite ^ /health-503 break;
+        include $TEST_NGINX_FLORES_CONF/fastcgi_flores.conf;
+        fastcgi_pass 127.0.0.1:$TEST_NGINX_FCGI_PORT;
+    }
+--- request eval
+["GET /api/auth/1", "GET /api/auth/2", "GET /health"]
+--- error_code eval
+[503, 503, 503]
+--- response_body_like eval
+[qr/STORE_DOWN/, qr/STORE_DOWN/,
+ qr/^\{"status":"error","code":"SERVICE_UNAVAILABLE",.*"data":\{"status":"down","services":\{"auth":\{"status":"down","circuit":"open",/]
+
+
+
+=== TEST 18: a circuit half-open (its open time over): degraded while it is tried again
+--- http_config
+    flores_breaker_zone zone=breakers:64k;
+    flores_breaker_profile quick consecutive=2 open=1s;
+--- config
+    location = /health {
+        flores_health;
+        flores_health_check auth /_health/auth/health critical;
+        flores_health_check cart /_health/cart/health;
+    }
+
+    location /api/cart/ {
+        flores_service cart;
+        flores_breaker zone=breakers profile=quick;
+        rewrite ^ /health-500 break;
+        include $TEST_NGINX_FLORES_CONF/fastcgi_flores.conf;
+        fastcgi_pass 127.0.0.1:$TEST_NGINX_FCGI_PORT;
+    }
+--- init
+::http_get('/api/cart/1');
+::http_get('/api/cart/2');
+select undef, undef, undef, 1.3;
+--- response_body_filters eval
+\&::latency
+--- response_body chomp
+{"status":"success","data":{"status":"degraded","services":{"auth":{"status":"up","circuit":"closed","latencyMs":N},"cart":{"status":"up","circuit":"half_open","latencyMs":N}}}}
+
+
+
+=== TEST 19: a bad service name
 --- config
     location = /health { flores_health; flores_health_check "auth service" /x; }
 --- must_die
@@ -341,7 +439,7 @@ invalid service name "auth service": only [A-Za-z0-9._-] allowed
 
 
 
-=== TEST 17: a service name too long
+=== TEST 20: a service name too long
 --- config
     location = /health { flores_health; flores_health_check abcdefghijabcdefghijabcdefghijabc /x; }
 --- must_die
@@ -350,7 +448,7 @@ invalid service name "abcdefghijabcdefghijabcdefghijabc": 1 to 32 characters exp
 
 
 
-=== TEST 18: a uri that is not a path
+=== TEST 21: a uri that is not a path
 --- config
     location = /health { flores_health; flores_health_check auth http://127.0.0.1/health; }
 --- must_die
@@ -359,7 +457,7 @@ invalid uri "http://127.0.0.1/health": it must start with "/"
 
 
 
-=== TEST 19: a service checked twice
+=== TEST 22: a service checked twice
 --- config
     location = /health {
         flores_health;
@@ -372,7 +470,7 @@ service "auth" is already checked
 
 
 
-=== TEST 20: an unknown third parameter
+=== TEST 23: an unknown third parameter
 --- config
     location = /health { flores_health; flores_health_check auth /a vital; }
 --- must_die
@@ -381,7 +479,7 @@ invalid parameter "vital"
 
 
 
-=== TEST 21: flores_health twice
+=== TEST 24: flores_health twice
 --- config
     location = /health { flores_health; flores_health; }
 --- must_die
@@ -390,7 +488,7 @@ invalid parameter "vital"
 
 
 
-=== TEST 22: flores_health takes no parameter
+=== TEST 25: flores_health takes no parameter
 --- config
     location = /health { flores_health on; }
 --- must_die

@@ -44,7 +44,8 @@ my $fcgi = Flores::FastCGI->start(sub {
 $ENV{TEST_NGINX_FCGI_PORT} = $fcgi->port;
 
 my @fields = qw(time requestId userId method uri status service upstreamTime
-                requestTime jwtError bytesSent remoteAddr userAgent);
+                requestTime jwtError rateLimit breaker circuit bytesSent remoteAddr
+                userAgent);
 
 # The log, one line per request: every line must parse, with every field
 # and no other.
@@ -192,6 +193,47 @@ _EOB_
 }]]
 --- response_body eval
 ["", "uri=/static?a=%22b%22&c=\\\nuserAgent=evil\"},{\"status\":200\\ agent\x{1}\nservice=\nstatus=200\n"]
+
+
+
+=== TEST 5: the rate limiter's and the breaker's decisions
+--- http_config
+    include $TEST_NGINX_FLORES_CONF/log_format.conf;
+    flores_limit_zone key=$remote_addr zone=per_ip:1m rate=2r/m;
+    flores_breaker_zone zone=breakers:64k;
+    flores_breaker_profile quick consecutive=5 open=30s;
+--- config
+    access_log $TEST_NGINX_SERVER_ROOT/logs/json.log flores_json;
+
+    location /api/orders/ {
+        flores_service order;
+        flores_limit zone=per_ip;
+        flores_breaker zone=breakers profile=quick;
+        include $TEST_NGINX_FLORES_CONF/fastcgi_flores.conf;
+        fastcgi_pass 127.0.0.1:$TEST_NGINX_FCGI_PORT;
+    }
+
+    location = /log {
+        access_log off;
+        default_type text/plain;
+        alias $TEST_NGINX_SERVER_ROOT/logs/json.log;
+    }
+--- request eval
+["GET /api/orders/1", "GET /api/orders/2", "GET /api/orders/3", "GET /log"]
+--- error_code eval
+[200, 200, 429, 200]
+--- response_body_filters eval
+[([sub { '' }]) x 3, [sub {
+    my $l = ::log_lines($_[0]);
+    return $l unless ref $l;
+    CORE::join '', map { "$_->{status} rateLimit=$_->{rateLimit} breaker=$_->{breaker} circuit=$_->{circuit}\n" } @$l;
+}]]
+--- response_body eval
+[("") x 3, <<'_EOB_']
+200 rateLimit=passed breaker=passed circuit=closed
+200 rateLimit=passed breaker=passed circuit=closed
+429 rateLimit=rejected:per_ip breaker= circuit=
+_EOB_
 
 
 
