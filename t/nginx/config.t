@@ -63,6 +63,7 @@ _EOC_
     close $fh;
 
     my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    local $ENV{LD_PRELOAD} = $ENV{TEST_NGINX_LD_PRELOAD} if $ENV{TEST_NGINX_LD_PRELOAD};
     my $out = `$nginx -t -p $prefix -c $conf -e $prefix/logs/error.log 2>&1`;
     Test::More::isnt($?, 0, 'nginx -t fails on a short HS256 secret');
     Test::More::like($out,

@@ -62,12 +62,12 @@ close $fh;
     not_json      => b64url('not json') . ".$p.$s",
     typ_jwe       => jwt(key => $secret, header => { alg => 'HS256', typ => 'JWE' }, claims => \%claims),
     expired       => hs(iat => $now - 7200, exp => $now - 3600),
-    in_leeway     => hs(exp => $now - 10),
+    exp_300_ago   => hs(exp => $now - 300),
     no_exp        => without('exp'),
     exp_string    => hs(exp => "" . ($now + 600)),
     exp_real      => jwt(key => $secret, claims => '{"sub":"42","exp":' . ($now + 600) . '.5,"iss":"flores-victoria","aud":"flores-victoria-api"}'),
     nbf_future    => hs(nbf => $now + 3600),
-    nbf_leeway    => hs(nbf => $now + 10),
+    nbf_in_300    => hs(nbf => $now + 300),
     wrong_iss     => hs(iss => 'someone-else'),
     no_iss        => without('iss'),
     wrong_aud     => hs(aud => 'another-api'),
@@ -134,6 +134,12 @@ my $config = <<'_EOC_';
         proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
     }
 
+    location /lenient {
+        flores_jwt on;
+        flores_jwt_leeway 10m;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }
+
     location /admin {
         flores_jwt on;
         flores_jwt_require_role admin;
@@ -167,6 +173,28 @@ my $config = <<'_EOC_';
 _EOC_
 
 default_blocks(config => $config);
+
+# FRESH(claim:offset,...) in more_headers: an HS256 token made just before
+# its block runs, with each claim set to the current time plus the offset
+# (the leeway tests have a margin of seconds; files load long before).
+add_block_preprocessor(sub {
+    my $block = shift;
+    my $h = $block->more_headers;
+    return unless defined $h;
+
+    my $fresh = sub {
+        my %c = map { my ($k, $v) = split /:/; ($k => time + $v) } split /,/, shift;
+        return hs(%c);
+    };
+
+    if (ref $h eq 'ARRAY') {
+        s/FRESH\(([^)]*)\)/$fresh->($1)/ge for @$h;
+    } else {
+        $h =~ s/FRESH\(([^)]*)\)/$fresh->($1)/ge;
+    }
+
+    $block->set_value('more_headers', $h);
+});
 
 run_tests();
 
@@ -450,7 +478,7 @@ X-Jwt-Error: expired
 --- request eval
 ["GET /hs", "GET /strict"]
 --- more_headers eval
-["Authorization: Bearer $::T{in_leeway}", "Authorization: Bearer $::T{in_leeway}"]
+["Authorization: Bearer FRESH(exp:-10)", "Authorization: Bearer FRESH(exp:-1)"]
 --- error_code eval
 [200, 401]
 --- response_headers eval
@@ -458,7 +486,19 @@ X-Jwt-Error: expired
 
 
 
-=== TEST 23: no exp, exp as a string, exp as a fraction: 401 malformed
+=== TEST 23: expired 5 minutes ago is within a leeway of 10 minutes, not within 30 s
+--- request eval
+["GET /lenient", "GET /hs"]
+--- more_headers eval
+["Authorization: Bearer $::T{exp_300_ago}", "Authorization: Bearer $::T{exp_300_ago}"]
+--- error_code eval
+[200, 401]
+--- response_headers eval
+["X-Backend: reached", "X-Jwt-Error: expired\n!X-Backend"]
+
+
+
+=== TEST 24: no exp, exp as a string, exp as a fraction: 401 malformed
 --- request eval
 ["GET /hs", "GET /hs", "GET /hs"]
 --- more_headers eval
@@ -470,7 +510,7 @@ X-Jwt-Error: expired
 
 
 
-=== TEST 24: not valid before an hour from now: 401 not_yet_valid
+=== TEST 25: not valid before an hour from now: 401 not_yet_valid
 --- request
 GET /hs
 --- more_headers eval
@@ -483,11 +523,11 @@ X-Jwt-Error: not_yet_valid
 
 
 
-=== TEST 25: nbf 10 s ahead is within the leeway, not within a leeway of 0
+=== TEST 26: nbf 10 s ahead is within the default leeway, not within a leeway of 0
 --- request eval
 ["GET /hs", "GET /strict"]
 --- more_headers eval
-["Authorization: Bearer $::T{nbf_leeway}", "Authorization: Bearer $::T{nbf_leeway}"]
+["Authorization: Bearer FRESH(nbf:10)", "Authorization: Bearer $::T{nbf_in_300}"]
 --- error_code eval
 [200, 401]
 --- response_headers eval
@@ -495,7 +535,19 @@ X-Jwt-Error: not_yet_valid
 
 
 
-=== TEST 26: another issuer, and no issuer: 401 issuer
+=== TEST 27: nbf 5 minutes ahead is within a leeway of 10 minutes, not within 30 s
+--- request eval
+["GET /lenient", "GET /hs"]
+--- more_headers eval
+["Authorization: Bearer $::T{nbf_in_300}", "Authorization: Bearer $::T{nbf_in_300}"]
+--- error_code eval
+[200, 401]
+--- response_headers eval
+["X-Backend: reached", "X-Jwt-Error: not_yet_valid"]
+
+
+
+=== TEST 28: another issuer, and no issuer: 401 issuer
 --- request eval
 ["GET /hs", "GET /hs"]
 --- more_headers eval
@@ -507,7 +559,7 @@ X-Jwt-Error: not_yet_valid
 
 
 
-=== TEST 27: another audience, an array without ours, a number: 401 audience
+=== TEST 29: another audience, an array without ours, a number: 401 audience
 --- request eval
 ["GET /hs", "GET /hs", "GET /hs"]
 --- more_headers eval
@@ -519,7 +571,7 @@ X-Jwt-Error: not_yet_valid
 
 
 
-=== TEST 28: an audience array holding ours: accepted
+=== TEST 30: an audience array holding ours: accepted
 --- request
 GET /hs
 --- more_headers eval
@@ -530,7 +582,7 @@ X-Backend: reached
 
 
 
-=== TEST 29: a customer on an admin location: 403 FORBIDDEN, no challenge, no backend
+=== TEST 31: a customer on an admin location: 403 FORBIDDEN, no challenge, no backend
 --- request
 GET /admin
 --- more_headers eval
@@ -548,7 +600,7 @@ flores jwt: token refused: role
 
 
 
-=== TEST 30: no role claim on an admin location: 403
+=== TEST 32: no role claim on an admin location: 403
 --- request
 GET /admin
 --- more_headers eval
@@ -559,7 +611,7 @@ X-Jwt-Error: role
 
 
 
-=== TEST 31: the required roles are a list: admin and florist pass, customer does not
+=== TEST 33: the required roles are a list: admin and florist pass, customer does not
 --- request eval
 ["GET /admin", "GET /staff", "GET /staff"]
 --- error_code eval
@@ -573,7 +625,7 @@ X-Jwt-Error: role
 
 
 
-=== TEST 32: optional: no token is an anonymous request, with empty identity
+=== TEST 34: optional: no token is an anonymous request, with empty identity
 --- request
 GET /optional
 --- error_code: 200
@@ -584,7 +636,7 @@ sub= role= email= sid= level= tags= vip=
 
 
 
-=== TEST 33: optional: a valid token gives its identity
+=== TEST 35: optional: a valid token gives its identity
 --- request
 GET /optional
 --- more_headers eval
@@ -595,7 +647,7 @@ sub=42 role=customer email=ana@example.cl sid=family-7 level= tags= vip=
 
 
 
-=== TEST 34: optional: an invalid token present is still 401
+=== TEST 36: optional: an invalid token present is still 401
 --- request eval
 ["GET /optional", "GET /optional"]
 --- more_headers eval
@@ -607,7 +659,7 @@ sub=42 role=customer email=ana@example.cl sid=family-7 level= tags= vip=
 
 
 
-=== TEST 35: without flores_jwt the token is not read: no identity, even from a valid token
+=== TEST 37: without flores_jwt the token is not read: no identity, even from a valid token
 --- request
 GET /open
 --- more_headers eval
@@ -618,7 +670,7 @@ sub= role= email= sid= level= tags= vip=
 
 
 
-=== TEST 36: identity sent by the client is replaced by the verified one
+=== TEST 38: identity sent by the client is replaced by the verified one
 --- request
 GET /hs
 --- more_headers eval
@@ -629,7 +681,7 @@ sub=42 role=customer email=ana@example.cl sid=family-7 level= tags= vip=
 
 
 
-=== TEST 37: claims that are not strings come as JSON text ($flores_jwt_claim_<name>)
+=== TEST 39: claims that are not strings come as JSON text ($flores_jwt_claim_<name>)
 --- request
 GET /hs
 --- more_headers eval
@@ -640,7 +692,7 @@ sub=42 role=customer email=ana@example.cl sid=family-7 level=3 tags=["a","b"] vi
 
 
 
-=== TEST 38: a claim with control characters is not passed on (no header splitting)
+=== TEST 40: a claim with control characters is not passed on (no header splitting)
 --- request
 GET /hs
 --- more_headers eval
@@ -653,7 +705,7 @@ flores jwt: claim "email" has control characters
 
 
 
-=== TEST 39: HEAD gets the status and headers of a refusal, without a body
+=== TEST 41: HEAD gets the status and headers of a refusal, without a body
 --- request
 HEAD /hs
 --- error_code: 401
@@ -664,7 +716,7 @@ WWW-Authenticate: Bearer realm="flores-victoria", error="invalid_token"
 
 
 
-=== TEST 40: a refusal keeps the connection usable (the request body is discarded)
+=== TEST 42: a refusal keeps the connection usable (the request body is discarded)
 --- pipelined_requests eval
 ["POST /hs\r\n" . "x" x 3000, "GET /optional"]
 --- error_code eval
@@ -677,7 +729,7 @@ X-Request-ID: req-body
 
 
 
-=== TEST 41: the identity survives an internal redirect to an error_page location
+=== TEST 43: the identity survives an internal redirect to an error_page location
 --- request
 GET /down
 --- more_headers eval
@@ -685,12 +737,10 @@ GET /down
 --- error_code: 503
 --- response_body
 down sub=42 role=customer error=
---- error_log
-connect() failed (111: Connection refused)
 
 
 
-=== TEST 42: where flores_jwt is off, the token is neither read nor refused
+=== TEST 44: where flores_jwt is off, the token is neither read nor refused
 --- request
 GET /open
 --- more_headers eval
