@@ -494,3 +494,60 @@ invalid parameter "vital"
 --- must_die
 --- error_log
 invalid number of arguments in "flores_health" directive
+
+
+
+=== TEST 26: the shipped health.conf: auth up, every other service unreachable: degraded
+--- post_setup_server_root
+for my $f (qw(health.conf fastcgi_flores.conf errors.conf)) {
+    symlink "$ENV{TEST_NGINX_FLORES_CONF}/$f", "$Test::Nginx::Util::ConfDir/$f"
+        or die "symlink $f: $!";
+}
+--- http_config
+    upstream flores_auth     { server 127.0.0.1:$TEST_NGINX_FCGI_PORT; }
+    upstream flores_product  { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+    upstream flores_user     { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+    upstream flores_order    { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+    upstream flores_cart     { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+    upstream flores_wishlist { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+    upstream flores_review   { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+    upstream flores_contact  { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+--- config
+    include errors.conf;
+    include health.conf;
+--- more_headers
+X-Request-ID: shipped-1
+--- response_headers
+X-Request-ID: shipped-1
+--- response_body_filters eval
+\&::latency
+--- response_body chomp
+{"status":"success","data":{"status":"degraded","services":{"auth":{"status":"up","circuit":"closed","latencyMs":N},"product":{"status":"down","circuit":"closed","latencyMs":N},"user":{"status":"down","circuit":"closed","latencyMs":N},"order":{"status":"down","circuit":"closed","latencyMs":N},"cart":{"status":"down","circuit":"closed","latencyMs":N},"wishlist":{"status":"down","circuit":"closed","latencyMs":N},"review":{"status":"down","circuit":"closed","latencyMs":N},"contact":{"status":"down","circuit":"closed","latencyMs":N}}}}
+
+
+
+=== TEST 27: the shipped health.conf: auth unreachable too: down, 503; the checks are not public
+--- post_setup_server_root
+for my $f (qw(health.conf fastcgi_flores.conf errors.conf)) {
+    symlink "$ENV{TEST_NGINX_FLORES_CONF}/$f", "$Test::Nginx::Util::ConfDir/$f"
+        or die "symlink $f: $!";
+}
+--- http_config
+    upstream flores_auth     { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+    upstream flores_product  { server 127.0.0.1:$TEST_NGINX_FCGI_PORT; }
+    upstream flores_user     { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+    upstream flores_order    { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+    upstream flores_cart     { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+    upstream flores_wishlist { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+    upstream flores_review   { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+    upstream flores_contact  { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+--- config
+    include errors.conf;
+    include health.conf;
+--- request eval
+["GET /health", "GET /_health/product"]
+--- error_code eval
+[503, 404]
+--- response_body_like eval
+[qr/^\{"status":"error","code":"SERVICE_UNAVAILABLE","message":"El servicio no está disponible","requestId":"[0-9a-f]{32}","data":\{"status":"down","services":\{"auth":\{"status":"down","circuit":"closed","latencyMs":\d+\},"product":\{"status":"up",/,
+ qr/"code":"NOT_FOUND"/]
