@@ -313,7 +313,7 @@ static ngx_command_t  ngx_http_flores_breaker_commands[] = {
       NULL },
 
     { ngx_string("flores_breaker"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_flores_breaker,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -994,7 +994,7 @@ ngx_http_flores_breaker_log(ngx_log_t *log, ngx_http_flores_breaker_t *b,
 
     case NGX_HTTP_FLORES_BREAKER_RECOVERED:
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "flores breaker \"%V\" closed: %ui probes succeeded",
+                      "flores breaker \"%V\" closed: %ui probe(s) succeeded",
                       &b->service, tr->n);
         break;
 
@@ -1007,7 +1007,7 @@ ngx_http_flores_breaker_log(ngx_log_t *log, ngx_http_flores_breaker_t *b,
 
     case NGX_HTTP_FLORES_BREAKER_PROBES_STUCK:
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "flores breaker \"%V\" opened again: %ui probes "
+                      "flores breaker \"%V\" opened again: %ui probe(s) "
                       "unanswered for %V, open for %V", &b->service, tr->n,
                       &p->probe_timeout_text, &p->open_text);
         break;
@@ -1389,6 +1389,9 @@ ngx_http_flores_breaker_init_zone(ngx_shm_zone_t *shm_zone, void *data)
             ngx_sprintf(ctx->shpool->log_ctx,
                         " in flores_breaker_zone \"%V\"%Z",
                         &shm_zone->shm.name);
+
+            /* nodes are only made here, where a full zone is reported */
+            ctx->shpool->log_nomem = 0;
         }
     }
 
