@@ -55,6 +55,9 @@
 /* the longest claim name in $flores_jwt_claim_<name> */
 #define NGX_HTTP_FLORES_JWT_MAX_CLAIM       128
 
+#define ngx_http_flores_jwt_401(msg)                                         \
+    { NGX_HTTP_UNAUTHORIZED, ngx_string("UNAUTHORIZED"), ngx_string(msg) }
+
 
 typedef struct {
     ngx_str_t                    file;
@@ -290,12 +293,10 @@ static ngx_http_variable_t  ngx_http_flores_jwt_vars[] = {
 };
 
 
-#define ngx_http_flores_jwt_401(msg)                                         \
-    { NGX_HTTP_UNAUTHORIZED, ngx_string("UNAUTHORIZED"), ngx_string(msg) }
-
 static ngx_http_flores_jwt_reason_t  ngx_http_flores_jwt_reasons[] = {
 
-    { ngx_string(""), ngx_http_flores_jwt_401("") },
+    /* accepted, or anonymous: never sent */
+    { ngx_string(""), { 0, ngx_null_string, ngx_null_string } },
 
     { ngx_string("missing"),
       ngx_http_flores_jwt_401("Se requiere iniciar sesión") },
@@ -1096,19 +1097,30 @@ static char *
 ngx_http_flores_jwt_check_key(ngx_conf_t *cf, ngx_http_flores_jwt_conf_t *jcf)
 {
     int                         curve;
+    size_t                      min;
     ngx_uint_t                  type;
     const char                 *alg;
     ngx_http_flores_jwt_key_t  *key;
 
     key = jcf->key;
     curve = NID_undef;
+    min = 0;
 
     switch (jcf->algorithm) {
 
     case JWT_ALG_HS256:
+        type = NGX_HTTP_FLORES_JWT_KEY_HMAC;
+        min = 32;
+        break;
+
     case JWT_ALG_HS384:
+        type = NGX_HTTP_FLORES_JWT_KEY_HMAC;
+        min = 48;
+        break;
+
     case JWT_ALG_HS512:
         type = NGX_HTTP_FLORES_JWT_KEY_HMAC;
+        min = 64;
         break;
 
     case JWT_ALG_RS256:
@@ -1142,6 +1154,17 @@ ngx_http_flores_jwt_check_key(ngx_conf_t *cf, ngx_http_flores_jwt_conf_t *jcf)
                       type == NGX_HTTP_FLORES_JWT_KEY_HMAC
                       ? "a secret" : type == NGX_HTTP_FLORES_JWT_KEY_RSA
                       ? "an RSA public key" : "an EC public key");
+        return NGX_CONF_ERROR;
+    }
+
+    /* an HMAC secret is at least as long as the hash (RFC 7518, 3.2) */
+
+    if (type == NGX_HTTP_FLORES_JWT_KEY_HMAC && key->data.len < min) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"flores_jwt_key_file\" \"%V\" in %s:%ui holds a "
+                      "secret of %uz bytes, but \"flores_jwt_algorithm\" %s "
+                      "needs at least %uz", &key->file, key->conf_file,
+                      key->line, key->data.len, alg, min);
         return NGX_CONF_ERROR;
     }
 

@@ -15,6 +15,7 @@ use Flores::NginxTest;
 my $dir = key_dir();
 write_secret('hs.key', 's' x 32);
 write_secret('short.key', 's' x 31);
+write_secret('hs48.key', 's' x 47 . 'x');
 write_file('empty.key', '');
 write_file('garbage.pem', "-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n");
 my ($rsa) = gen_rsa('rsa');
@@ -424,3 +425,18 @@ qr{cannot open key file "\S+/conf/missing\.key"}
 --- error_code: 401
 --- response_headers
 WWW-Authenticate: Bearer realm="flores-victoria", error="invalid_token"
+
+
+=== TEST 38: HS384 and HS512 secrets are at least as long as their hash
+--- config eval
+"location /t { flores_jwt on; flores_jwt_algorithm HS512; flores_jwt_key_file $::Dir/hs48.key; }"
+--- must_die
+--- error_log eval
+qr{\[emerg\] \d+#\d+: "flores_jwt_key_file" "\Q$::Dir\E/hs48\.key" in \S+:\d+ holds a secret of 48 bytes, but "flores_jwt_algorithm" HS512 needs at least 64}
+
+
+
+=== TEST 39: a 48-byte secret is enough for HS384
+--- config eval
+"location /t { flores_jwt on; flores_jwt_algorithm HS384; flores_jwt_key_file $::Dir/hs48.key; }"
+--- error_code: 401
