@@ -263,6 +263,10 @@ PGconn *fv_pg_connect(const fv_conf_t *conf, const char *schema);
 /* type is [a-z0-9._-]{1,255}; data stays the caller's (NULL: {}).  Returns FV_OK, FV_ERROR
  * or FV_STORE_DOWN. */
 int fv_outbox_add(fv_worker_t *w, const char *type, json_object *data);
+/* The same on a standalone connection (command-line tools), inside its open transaction;
+ * schema is the one the relay listens for. */
+int fv_outbox_add_conn(PGconn *pg, const char *source, const char *schema, const char *type,
+    json_object *data);
 
 
 /* ---- RabbitMQ (fv_amqp.c) ------------------------------------------------------------- */

@@ -59,14 +59,13 @@ typedef struct {
 } fv_relay_t;
 
 
-int
-fv_outbox_add(fv_worker_t *w, const char *type, json_object *data)
+/* The row's parameters: event id, type, source, payload, schema (for the NOTIFY). */
+
+static int
+fv_outbox_row(const char *type, const char *source, const char *schema, json_object *data,
+    char event_id[37], const char *params[5])
 {
-    fv_server_t  *s = w->server;
-    char          event_id[37];
-    const char   *params[5], *p;
-    PGresult     *res;
-    int           rc;
+    const char  *p;
 
     for (p = type; p != NULL && *p; p++) {
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_'
@@ -89,23 +88,65 @@ fv_outbox_add(fv_worker_t *w, const char *type, json_object *data)
 
     params[0] = event_id;
     params[1] = type;
-    params[2] = s->svc->name;
+    params[2] = source;
     params[3] = data != NULL
                 ? json_object_to_json_string_ext(data,
                       JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
                 : "{}";
-    params[4] = s->schema;
+    params[4] = schema;
 
-    if (params[3] == NULL) {
+    return params[3] != NULL ? FV_OK : FV_ERROR;
+}
+
+
+#define FV_OUTBOX_INSERT                                                                  \
+    "WITH e AS (INSERT INTO outbox (event_id, type, source, payload) "                    \
+    "VALUES ($1, $2, $3, $4::jsonb) RETURNING id) "                                       \
+    "SELECT pg_notify('" FV_OUTBOX_CHANNEL "', $5) FROM e"
+
+
+int
+fv_outbox_add(fv_worker_t *w, const char *type, json_object *data)
+{
+    fv_server_t  *s = w->server;
+    char          event_id[37];
+    const char   *params[5];
+    PGresult     *res;
+    int           rc;
+
+    if (fv_outbox_row(type, s->svc->name, s->schema, data, event_id, params) != FV_OK) {
         return FV_ERROR;
     }
 
-    res = fv_pg_exec(w,
-        "WITH e AS (INSERT INTO outbox (event_id, type, source, payload) "
-        "VALUES ($1, $2, $3, $4::jsonb) RETURNING id) "
-        "SELECT pg_notify('" FV_OUTBOX_CHANNEL "', $5) FROM e", 5, params);
+    res = fv_pg_exec(w, FV_OUTBOX_INSERT, 5, params);
 
     if (res == NULL) {
+        return FV_STORE_DOWN;
+    }
+
+    rc = fv_pg_ok(res) ? FV_OK : FV_ERROR;
+    PQclear(res);
+    return rc;
+}
+
+
+int
+fv_outbox_add_conn(PGconn *pg, const char *source, const char *schema, const char *type,
+    json_object *data)
+{
+    char         event_id[37];
+    const char  *params[5];
+    PGresult    *res;
+    int          rc;
+
+    if (fv_outbox_row(type, source, schema, data, event_id, params) != FV_OK) {
+        return FV_ERROR;
+    }
+
+    res = PQexecParams(pg, FV_OUTBOX_INSERT, 5, NULL, params, NULL, NULL, 0);
+
+    if (res == NULL || PQstatus(pg) != CONNECTION_OK) {
+        PQclear(res);
         return FV_STORE_DOWN;
     }
 

@@ -146,7 +146,7 @@ admin_create(const admin_args_t *args)
 {
     fv_conf_t     *conf;
     json_object   *input;
-    auth_db_t      db = { NULL, NULL };
+    auth_db_t      db = { NULL, NULL, NULL };
     auth_user_t    user;
     const char    *email, *name;
     int            rc, bad;
@@ -181,7 +181,8 @@ admin_create(const admin_args_t *args)
         goto out;
     }
 
-    db.conn = fv_pg_connect(conf, fv_conf_str(conf, "FLORES_PG_SCHEMA", AUTH_SERVICE));
+    db.schema = fv_conf_str(conf, "FLORES_PG_SCHEMA", AUTH_SERVICE);
+    db.conn = fv_pg_connect(conf, db.schema);
     if (db.conn == NULL) {
         fprintf(stderr, "flores-admin: cannot connect to PostgreSQL (FLORES_PG_URL)\n");
         goto out;

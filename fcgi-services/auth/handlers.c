@@ -31,7 +31,7 @@ int
 auth_register(fv_req_t *r)
 {
     const auth_ctx_t  *ctx = auth_ctx(r);
-    auth_db_t          db = { r->worker, NULL };
+    auth_db_t          db = { r->worker, NULL, NULL };
     auth_user_t        user;
     json_object       *event, *data;
     char               hash[AUTH_HASH_MAX];
@@ -101,7 +101,7 @@ int
 auth_login(fv_req_t *r)
 {
     const auth_ctx_t  *ctx = auth_ctx(r);
-    auth_db_t          db = { r->worker, NULL };
+    auth_db_t          db = { r->worker, NULL, NULL };
     auth_user_t        user;
     json_object       *data;
     const char        *password;
@@ -176,7 +176,7 @@ out:
 int
 auth_refresh(fv_req_t *r)
 {
-    auth_db_t          db = { r->worker, NULL };
+    auth_db_t          db = { r->worker, NULL, NULL };
     auth_refresh_t     rt;
     json_object       *data;
     char               hash[65];
@@ -255,7 +255,7 @@ out:
 int
 auth_logout(fv_req_t *r)
 {
-    auth_db_t   db = { r->worker, NULL };
+    auth_db_t   db = { r->worker, NULL, NULL };
     char        hash[65];
     int         rc;
 
@@ -278,7 +278,7 @@ out:
 int
 auth_logout_all(fv_req_t *r)
 {
-    auth_db_t     db = { r->worker, NULL };
+    auth_db_t     db = { r->worker, NULL, NULL };
     json_object  *data;
     long          sessions;
     int           rc;
@@ -301,7 +301,7 @@ out:
 int
 auth_me(fv_req_t *r)
 {
-    auth_db_t     db = { r->worker, NULL };
+    auth_db_t     db = { r->worker, NULL, NULL };
     auth_user_t   user;
     json_object  *data;
     int           rc;
@@ -331,7 +331,7 @@ int
 auth_change_password(fv_req_t *r)
 {
     const auth_ctx_t  *ctx = auth_ctx(r);
-    auth_db_t          db = { r->worker, NULL };
+    auth_db_t          db = { r->worker, NULL, NULL };
     auth_user_t        user;
     json_object       *data;
     const char        *current, *fresh, *sid;

@@ -167,31 +167,11 @@ auth_store_user_set_role(auth_db_t *db, int64_t id, const char *role)
 int
 auth_store_event(auth_db_t *db, const char *type, json_object *data)
 {
-    char         event_id[37];
-    const char  *params[4];
-
     if (db->worker != NULL) {
         return fv_outbox_add(db->worker, type, data);
     }
 
-    /* flores-admin has no worker: the same row fv_outbox_add() writes. */
-
-    if (fv_uuid(event_id) != 0) {
-        return FV_ERROR;
-    }
-
-    params[0] = event_id;
-    params[1] = type;
-    params[2] = AUTH_SERVICE;
-    params[3] = json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN);
-
-    if (params[3] == NULL) {
-        return FV_ERROR;
-    }
-
-    return auth_db_command(db,
-        "INSERT INTO outbox (event_id, type, source, payload) VALUES ($1, $2, $3, $4::jsonb)",
-        4, params, NULL);
+    return fv_outbox_add_conn(db->conn, AUTH_SERVICE, db->schema, type, data);
 }
 
 

@@ -18,6 +18,7 @@
 typedef struct {
     fv_worker_t          *worker;
     PGconn               *conn;
+    const char           *schema;      /* flores-admin: the schema conn works in */
 } auth_db_t;
 
 typedef struct {
