@@ -429,7 +429,30 @@ flores_gateway_request_duration_seconds_count{service="auth"} 20
 
 
 
-=== TEST 11: a service named "gateway" is the same series as requests of no service
+=== TEST 11: a reload that adds a service: the others' counts go on, the new one starts at zero
+--- init
+::load(2, '/auth/a' => 5);
+my $conf = do { local (@ARGV, $/) = ($Test::Nginx::Util::ConfFile); <> };
+$conf =~ s{(location /auth/ \{)}{location /added/ { flores_service added; return 200 "added\\n"; }\n    $1}
+    or die "no /auth/ location in the configuration";
+open my $fh, '>', $Test::Nginx::Util::ConfFile or die "$!";
+print {$fh} $conf;
+close $fh;
+my $pid = do { local (@ARGV, $/) = ($Test::Nginx::Util::PidFile); <> };
+kill 'HUP', $pid or die "HUP $pid: $!";
+sleep 1;
+::load(2, '/added/x' => 3, '/auth/a' => 1);
+--- response_body_filters eval
+\&::summary
+--- response_body
+flores_gateway_requests_total{service="added",code_class="2xx"} 6
+flores_gateway_requests_total{service="auth",code_class="2xx"} 12
+flores_gateway_request_duration_seconds_count{service="added"} 6
+flores_gateway_request_duration_seconds_count{service="auth"} 12
+
+
+
+=== TEST 12: a service named "gateway" is the same series as requests of no service
 --- config
     location = /metrics { flores_metrics; }
     location /gw/ { flores_service gateway; return 200; }
@@ -446,7 +469,7 @@ _EOB_
 
 
 
-=== TEST 12: only GET and HEAD
+=== TEST 13: only GET and HEAD
 --- request eval
 ["HEAD /metrics", "POST /metrics\nx=1", "DELETE /metrics"]
 --- error_code eval
@@ -456,7 +479,7 @@ _EOB_
 
 
 
-=== TEST 13: without flores_metrics_zone nothing is counted and nothing breaks
+=== TEST 14: without flores_metrics_zone nothing is counted and nothing breaks
 --- http_config
 --- config
     location /auth/ { flores_service auth; return 200 "ok\n"; }
