@@ -18,6 +18,7 @@ typedef struct fv_req_s      fv_req_t;
 typedef struct fv_field_s    fv_field_t;
 typedef struct fv_route_s    fv_route_t;
 typedef struct fv_service_s  fv_service_t;
+typedef struct fv_consumer_s fv_consumer_t;
 
 
 /* ---- results of handlers and store calls ---------------------------------------------- */
@@ -25,6 +26,8 @@ typedef struct fv_service_s  fv_service_t;
 #define FV_OK            0    /* a reply was sent */
 #define FV_ERROR        -1    /* internal error: the library answers 500 INTERNAL_ERROR */
 #define FV_STORE_DOWN   -2    /* store unreachable: the library answers 503 SERVICE_UNAVAILABLE */
+#define FV_RETRY        -3    /* consumers: try this message again later */
+#define FV_REJECT       -4    /* consumers: permanent failure, dead-letter the message */
 
 
 /* ---- configuration (fv_conf.c) --------------------------------------------------------
@@ -201,6 +204,9 @@ void fv_reply_header(fv_req_t *r, const char *name, const char *value);
  * GET /metrics are answered by the library. */
 
 #define FV_STORE_PG      0x01
+#define FV_STORE_MONGO   0x02    /* fv_mongo.h */
+#define FV_STORE_REDIS   0x04    /* fv_redis.h */
+#define FV_STORE_AMQP    0x08    /* a broker connection per worker, for fv_publish() */
 
 struct fv_service_s {
     const char           *name;          /* "auth": logs, metrics, default FLORES_PG_SCHEMA */
@@ -210,6 +216,7 @@ struct fv_service_s {
     /* Process start, after configuration, before the workers; may set server data. */
     int                 (*init)(fv_server_t *s);
     void                (*exit)(fv_server_t *s);
+    const fv_consumer_t  *consumers;     /* NULL, or an array ending with a NULL name */
 };
 
 /* Parses the command line (--help, --version, --check-config), loads the configuration,
@@ -267,6 +274,49 @@ int fv_outbox_add(fv_worker_t *w, const char *type, json_object *data);
  * schema is the one the relay listens for. */
 int fv_outbox_add_conn(PGconn *pg, const char *source, const char *schema, const char *type,
     json_object *data);
+
+
+/* ---- events: direct publishing (fv_publish.c) -----------------------------------------
+ * For services without a database (contact): publishes one event to flores.events on the
+ * worker's own broker connection (FV_STORE_AMQP), persistent, and returns only after the
+ * broker confirmed it: FV_OK, FV_STORE_DOWN (broker unreachable: nothing was accepted, the
+ * caller answers 503), FV_ERROR.  event_id (37 bytes) receives the event's id when not NULL. */
+
+int fv_publish(fv_worker_t *w, const char *type, json_object *data, char *event_id);
+
+
+/* ---- events: consumers (fv_consume.c) -------------------------------------------------
+ * A service lists its consumers in fv_service_t.consumers.  For each, the library runs a
+ * thread with its own RabbitMQ connection and its own worker (the same store connections a
+ * request worker has), declares the durable queue "<service>.<name>" bound to flores.events
+ * with the patterns, prefetch 1..16, and calls the handler with each parsed event
+ * ({"id","type","occurredAt","source","data"}).  The handler's answer:
+ *   FV_OK                           acknowledged;
+ *   FV_RETRY, FV_STORE_DOWN, FV_ERROR  retried after a delay growing from 1 s to
+ *                                   max_retry_ms, through "<service>.<name>.retry" (per-message
+ *                                   TTL, dead-lettered back to the queue), at most
+ *                                   max_attempts times in all;
+ *   FV_REJECT, or attempts exhausted  moved to "<service>.<name>.dead", where an operator can
+ *                                   list and replay it (flores-events dead list|replay).
+ * A message that is not JSON or lacks id/type is dead-lettered at once.  Delivery is at least
+ * once: handlers are idempotent on the event id (fv_event_seen() for PostgreSQL stores).
+ * The consumers stop with the server (SIGTERM) after the message in hand. */
+
+typedef int (*fv_consume_pt)(fv_worker_t *w, const char *type, const char *event_id,
+    json_object *event);
+
+struct fv_consumer_s {
+    const char           *name;          /* queue "<service>.<name>" */
+    const char *const    *bindings;      /* routing-key patterns, NULL-terminated */
+    fv_consume_pt         handler;
+    int                   max_attempts;  /* 0: 10 */
+    long                  max_retry_ms;  /* 0: 60000 */
+};
+
+/* Inside the caller's open transaction, records that consumer handled event_id
+ * (processed_events, lib/sql/consumer.sql): 0 when new, 1 when already handled (skip the
+ * effect, commit, return FV_OK), or FV_ERROR / FV_STORE_DOWN. */
+int fv_event_seen(fv_worker_t *w, const char *consumer, const char *event_id);
 
 
 /* ---- RabbitMQ (fv_amqp.c) ------------------------------------------------------------- */

@@ -63,7 +63,8 @@ static const fv_service_t  auth_service = {
     FV_STORE_PG,
     1,                  /* user.registered leaves through the outbox */
     auth_init,
-    auth_exit
+    auth_exit,
+    NULL                /* no consumers */
 };
 
 
