@@ -30,7 +30,7 @@ static const fv_route_t  routes[] = {
 };
 
 static const fv_service_t  svc = {
-    "pgtest", routes, FV_STORE_PG, 1, NULL, NULL
+    "pgtest", routes, FV_STORE_PG, 1, NULL, NULL, NULL
 };
 
 

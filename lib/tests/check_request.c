@@ -133,7 +133,7 @@ static const fv_route_t  routes[] = {
 };
 
 static const fv_service_t  svc = {
-    "items", routes, 0, 0, NULL, NULL
+    "items", routes, 0, 0, NULL, NULL, NULL
 };
 
 static fv_server_t  *server;
