@@ -188,6 +188,7 @@ struct fv_worker_s {
     PGconn               *pg;
     int                   pg_in_tx;      /* fv_pg_begin() ran and no commit/rollback yet */
     int                   pg_tx_broken;  /* the connection broke inside that transaction */
+    struct _mongoc_client_t  *mongo;     /* FV_STORE_MONGO (fv_mongo.c), NULL until used */
     fv_worker_state_e     state;         /* under server->lock */
     int                   idle_fd;       /* a kept connection waited on while idle */
 };
@@ -228,6 +229,17 @@ void fv_pg_close(fv_worker_t *w);
 int fv_pg_ping(fv_worker_t *w);
 /* A schema name safe to put in options: [a-z_][a-z0-9_]{0,62}. */
 int fv_pg_schema_ok(const char *schema);
+
+
+/* ---- MongoDB (fv_mongo.c) ------------------------------------------------------------ */
+
+/* The driver's process-wide start (once, whoever comes first) and end (at exit, when
+ * started). */
+void fv_mongo_init(void);
+void fv_mongo_cleanup(void);
+void fv_mongo_close(fv_worker_t *w);
+/* Store check for /health: "ping" answered. */
+int fv_mongo_ping(fv_worker_t *w);
 
 
 /* ---- the outbox relay (fv_outbox.c) --------------------------------------------------- */

@@ -112,6 +112,9 @@ fv_server_new(const fv_service_t *svc, fv_conf_t *conf)
     if (svc->stores & FV_STORE_PG) {
         fv_metrics_store_declare(s->metrics, "postgres");
     }
+    if (svc->stores & FV_STORE_MONGO) {
+        fv_metrics_store_declare(s->metrics, "mongodb");
+    }
     if (svc->outbox) {
         fv_metrics_store_declare(s->metrics, "rabbitmq");
         fv_metrics_outbox(s->metrics, 0, -1);
@@ -566,6 +569,14 @@ fv_health(fv_req_t *r)
         up &= pg;
     }
 
+    if (s->svc->stores & FV_STORE_MONGO) {
+        int  mongo = fv_mongo_ping(r->worker);
+
+        (void) json_object_object_add(checks, "mongodb",
+            json_object_new_string(mongo ? "up" : "down"));
+        up &= mongo;
+    }
+
     (void) json_object_object_add(data, "status", json_object_new_string(up ? "ok" : "down"));
     (void) json_object_object_add(data, "service", json_object_new_string(s->svc->name));
     (void) json_object_object_add(data, "checks", checks);
@@ -706,6 +717,7 @@ fv_worker_main(void *arg)
 
     FCGX_Free(&w->fcgi, 1);
     fv_pg_close(w);
+    fv_mongo_close(w);
     return NULL;
 }
 
@@ -894,6 +906,9 @@ fv_usage(FILE *f, const char *prog, const fv_service_t *svc)
         "  FLORES_AMQP_URL              amqp://user:password@host:port/vhost\n"
         "  FLORES_AMQP_EXCHANGE         topic exchange for events (default flores.events)\n"
         "  FLORES_AMQP_TIMEOUT          publisher confirm timeout in ms (default 5000)\n"
+        "  FLORES_MONGO_URL             mongodb://host:port/database\n"
+        "  FLORES_MONGO_DB              database (default: the URL's, else flores)\n"
+        "  FLORES_MONGO_TIMEOUT         connect and server selection in ms (default 800)\n"
         "\n"
         "SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n",
         prog, svc->name, FV_WORKERS_DEFAULT, FV_MAX_BODY_DEFAULT, svc->name);
@@ -912,6 +927,8 @@ fv_check_conf(const fv_conf_t *conf, const fv_service_t *svc)
         { "FLORES_MAX_BODY", 1024, 16L * 1024 * 1024 },
         { "FLORES_PG_STATEMENT_TIMEOUT", 0, 3600000 },
         { "FLORES_AMQP_TIMEOUT", 100, 600000 },
+        { "FLORES_MONGO_TIMEOUT", 50, 1000 },
+        { "FLORES_MONGO_SOCKET_TIMEOUT", 100, 600000 },
     };
     const char  *v;
     size_t       i;
@@ -941,6 +958,11 @@ fv_check_conf(const fv_conf_t *conf, const fv_service_t *svc)
 
     if (!fv_pg_schema_ok(fv_conf_str(conf, "FLORES_PG_SCHEMA", svc->name))) {
         fv_log(FV_LOG_ERROR, "FLORES_PG_SCHEMA is not a plain lower-case identifier");
+        ok = 0;
+    }
+
+    if (svc->stores & FV_STORE_MONGO && fv_conf_str(conf, "FLORES_MONGO_URL", NULL) == NULL) {
+        fv_log(FV_LOG_ERROR, "FLORES_MONGO_URL is not set");
         ok = 0;
     }
 
@@ -1141,6 +1163,7 @@ exit_hook:
 
     fv_server_free(s);
     OS_LibShutdown();
+    fv_mongo_cleanup();
 
     fv_log(FV_LOG_INFO, "stopped");
     return rc;
