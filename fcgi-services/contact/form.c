@@ -79,21 +79,24 @@ contact_phone_normalize(const char *in, char out[CONTACT_PHONE_LEN + 1])
         if (strncmp(digits, "56", 2) == 0 && (n != 11 || digits[2] == '0' || digits[2] == '1')) {
             return -1;
         }
-        (void) snprintf(out, CONTACT_PHONE_LEN + 1, "+%s", digits);
-        return 0;
+
+    } else if (n == 11 && strncmp(digits, "56", 2) == 0 && digits[2] >= '2') {
+        /* already with the country code */
+
+    } else if (n == 9 && digits[0] >= '2') {
+        memmove(digits + 2, digits, n + 1);
+        digits[0] = '5';
+        digits[1] = '6';
+        n += 2;
+
+    } else {
+        return -1;
     }
 
-    if (n == 11 && strncmp(digits, "56", 2) == 0 && digits[2] >= '2') {
-        (void) snprintf(out, CONTACT_PHONE_LEN + 1, "+%s", digits);
-        return 0;
-    }
-
-    if (n == 9 && digits[0] >= '2') {
-        (void) snprintf(out, CONTACT_PHONE_LEN + 1, "+56%s", digits);
-        return 0;
-    }
-
-    return -1;
+    /* n is at most 15 here. */
+    out[0] = '+';
+    memcpy(out + 1, digits, n + 1);
+    return 0;
 }
 
 
@@ -103,6 +106,7 @@ contact_ticket_new(char out[CONTACT_TICKET_LEN + 1])
     /* Crockford's base 32: no I, L, O or U to misread over the phone. */
     static const char  alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     unsigned char      rnd[6];
+    char               day[48];
     struct tm          tm;
     time_t             now;
     size_t             i;
@@ -116,8 +120,9 @@ contact_ticket_new(char out[CONTACT_TICKET_LEN + 1])
         return -1;
     }
 
-    (void) snprintf(out, CONTACT_TICKET_LEN + 1, "CT-%04d%02d%02d-",
-        (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday);
+    (void) snprintf(day, sizeof(day), "CT-%04d%02d%02d-",
+        (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100, tm.tm_mday % 100);
+    memcpy(out, day, 12);
 
     for (i = 0; i < sizeof(rnd); i++) {
         out[12 + i] = alphabet[rnd[i] & 0x1f];

@@ -237,7 +237,7 @@ mailer_send(fv_worker_t *w, const char *consumer, const char *event_id,
     mail_message_t          msg;
     mail_buf_t              subject, text, html, out;
     mail_send_e             verdict;
-    char                    bad[72], id[128], why[256];
+    char                    bad[72], id[MAIL_ADDR_MAX + 64], why[256];
     const char             *tname;
     long                    code;
     int                     rc = FV_ERROR, seen, open;

@@ -328,7 +328,7 @@ mail_id_ok(const char *s)
         }
     }
 
-    return at == 1 && i > 2 && i <= 200 && s[0] != '@' && s[i - 1] != '@';
+    return at == 1 && i > 2 && i <= MAIL_ADDR_MAX + 40 && s[0] != '@' && s[i - 1] != '@';
 }
 
 

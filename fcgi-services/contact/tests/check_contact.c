@@ -271,7 +271,7 @@ START_TEST(dates_are_rfc5322)
 
     mail_date(0, d);
     ck_assert_str_eq(d, "Thu, 01 Jan 1970 00:00:00 +0000");
-    mail_date(1795728679, d);
+    mail_date(1795815079, d);
     ck_assert_str_eq(d, "Fri, 27 Nov 2026 21:31:19 +0000");
 }
 END_TEST
@@ -311,7 +311,7 @@ sample(void)
     m.text = "Hola\nmundo ñ\n";
     m.html = "<p>Hola &amp; ñ</p>\n";
     m.message_id = "0b4f6c1e-1111-4222-8333-944455556666@floresvictoria.cl";
-    m.date = 1795728679;
+    m.date = 1795815079;
     m.boundary = "=_test";
     return m;
 }
