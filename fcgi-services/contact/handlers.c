@@ -72,7 +72,9 @@ contact_submit(fv_req_t *r)
     shop = contact_mail("contact_shop", ctx->shop_addr, ctx->shop_name, email, name,
                         json_object_get(vars));
 
-    /* To the sender: the ticket and a copy of what they wrote. */
+    /* To the sender: the ticket, without what they wrote.  The address is unverified, and
+     * an acknowledgement echoing free text to any address would make the form a relay for
+     * other people's spam. */
     ack = contact_mail("contact_ack", email, name, NULL, NULL, vars);
 
     event = json_object_new_object();
