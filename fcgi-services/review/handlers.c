@@ -372,7 +372,7 @@ review_rating(const fv_req_t *r)
 /*
  * Asks the product service for the product's public view: FV_OK when it is on sale,
  * REVIEW_PRODUCT_ABSENT when it is unknown or withdrawn, FV_STORE_DOWN when the product
- * service cannot tell (unreachable, timing out, failing).
+ * service cannot tell (unreachable, timing out, failing, refusing the call).
  */
 
 static int
@@ -383,15 +383,14 @@ review_product_check(fv_req_t *r, const char *product_id)
     long          status;
     int           rc;
 
-    reply = NULL;
     status = 0;
 
     /* product_id is [A-Z0-9_-]: nothing in it needs escaping in a path. */
     (void) snprintf(path, sizeof(path), "/internal/product/api/products/%s", product_id);
 
-    rc = fv_http_json(r->worker, "GET", path, NULL, &status, &reply);
+    reply = fv_http_json(r->worker, "GET", path, NULL, r->request_id, &status);
 
-    if (rc != FV_OK || status >= 500) {
+    if (status == 0 || status >= 500) {
         fv_log_req(r, FV_LOG_WARN, "product service unavailable checking %s (status %ld)",
                    product_id, status);
         rc = FV_STORE_DOWN;
@@ -405,8 +404,14 @@ review_product_check(fv_req_t *r, const char *product_id)
     {
         rc = FV_OK;
 
-    } else {
+    } else if (status == 200 || status == 400 || status == 404 || status == 410) {
         rc = REVIEW_PRODUCT_ABSENT;
+
+    } else {
+        /* 401, 403, 429...: the call itself was refused; the product's fate is unknown. */
+        fv_log_req(r, FV_LOG_WARN, "product service refused the check of %s (status %ld)",
+                   product_id, status);
+        rc = FV_STORE_DOWN;
     }
 
     json_object_put(reply);
