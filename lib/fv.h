@@ -129,7 +129,9 @@ typedef enum {
     FV_PUBLIC = 0,      /* anyone; identity passed when the gateway verified a token */
     FV_USER,            /* a verified user (FLORES_USER_ID present) */
     FV_ADMIN,           /* a verified user with role admin */
-    FV_INTERNAL         /* /health, /metrics: never routed from the public listener */
+    FV_INTERNAL,        /* /health, /metrics: never routed from the public listener */
+    FV_SERVICE          /* another service through the internal listener (role service,
+                           FLORES_INTERNAL=1: /internal/<service>/api/...), or an admin */
 } fv_access_e;
 
 typedef int (*fv_handler_pt)(fv_req_t *r);
@@ -174,6 +176,9 @@ int64_t fv_req_path_id(const fv_req_t *r, const char *name);
 /* The user id as an integer; -1 when anonymous or malformed. */
 int64_t fv_req_user_id(const fv_req_t *r);
 int fv_req_is_admin(const fv_req_t *r);
+/* Another service calling through the gateway's internal listener: FLORES_INTERNAL=1 and
+ * role "service" (which the library ignores on any other request). */
+int fv_req_is_service(const fv_req_t *r);
 /* page and limit from the query (defaults 1 and 20, limit 1..100).  On a bad value a 400
  * VALIDATION_ERROR has been sent and -1 is returned: the handler then returns FV_OK. */
 int fv_req_page(fv_req_t *r, long *page, long *limit);

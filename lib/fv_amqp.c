@@ -3,11 +3,11 @@
 
 #include <config.h>
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <amqp.h>
 #include <amqp_tcp_socket.h>
 
 #include "fv_internal.h"
@@ -85,6 +85,13 @@ fv_amqp_check(fv_amqp_t *a, const char *what)
 fv_amqp_t *
 fv_amqp_open(const fv_conf_t *conf)
 {
+    return fv_amqp_connect(conf, 0);
+}
+
+
+fv_amqp_t *
+fv_amqp_connect(const fv_conf_t *conf, int heartbeat)
+{
     struct amqp_connection_info  ci;
     struct timeval               tv, rpc;
     amqp_socket_t               *sock;
@@ -150,10 +157,11 @@ fv_amqp_open(const fv_conf_t *conf)
     (void) amqp_set_handshake_timeout(a->conn, &tv);
     (void) amqp_set_rpc_timeout(a->conn, &rpc);
 
-    /* No heartbeats: librabbitmq only sends them from inside its calls, and the relay may
-     * sit idle far longer than any heartbeat interval.  A dead connection is found by the
-     * next publish, which then reconnects. */
-    r = amqp_login(a->conn, ci.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, ci.user,
+    /* No heartbeats for publishers: librabbitmq only sends them from inside its calls, and
+     * the relay may sit idle far longer than any heartbeat interval.  A dead connection is
+     * found by the next publish, which then reconnects.  Consumers, which call into the
+     * library at least every second, ask for them. */
+    r = amqp_login(a->conn, ci.vhost, 0, 131072, heartbeat, AMQP_SASL_METHOD_PLAIN, ci.user,
         ci.password);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         fv_amqp_why(r, why, sizeof(why));
@@ -235,45 +243,17 @@ fv_amqp_remaining(const struct timeval *deadline, struct timeval *tv)
 }
 
 
-int
-fv_amqp_publish(fv_amqp_t *a, const char *routing_key, const char *message_id,
-    const char *body, size_t len)
+/* Waits for the broker's answer to publish number tag: 0 confirmed, -1 otherwise. */
+static int
+fv_amqp_confirm(fv_amqp_t *a, uint64_t tag, const char *what, fv_amqp_frame_pt other,
+    void *ctx)
 {
-    amqp_basic_properties_t  props;
-    amqp_bytes_t             b;
     amqp_frame_t             frame;
     amqp_basic_ack_t        *ack;
     amqp_basic_nack_t       *nack;
     amqp_channel_close_t    *cc;
     struct timeval           deadline, tv;
-    uint64_t                 tag;
     int                      rc;
-
-    if (a == NULL || a->broken) {
-        return -1;
-    }
-
-    memset(&props, 0, sizeof(props));
-    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG
-                   | AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG;
-    props.content_type = amqp_cstring_bytes("application/json");
-    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-    props.message_id = amqp_cstring_bytes(message_id);
-    props.type = amqp_cstring_bytes(routing_key);
-
-    b.bytes = (void *) body;
-    b.len = len;
-
-    rc = amqp_basic_publish(a->conn, FV_AMQP_CHANNEL, amqp_cstring_bytes(a->exchange),
-        amqp_cstring_bytes(routing_key), 0, 0, &props, b);
-
-    if (rc != AMQP_STATUS_OK) {
-        fv_log(FV_LOG_WARN, "RabbitMQ: publishing failed: %s", amqp_error_string2(rc));
-        a->broken = 1;
-        return -1;
-    }
-
-    tag = ++a->next_tag;
 
     (void) gettimeofday(&deadline, NULL);
     deadline.tv_sec += a->timeout_ms / 1000;
@@ -289,13 +269,21 @@ fv_amqp_publish(fv_amqp_t *a, const char *routing_key, const char *message_id,
         rc = amqp_simple_wait_frame_noblock(a->conn, &frame, &tv);
 
         if (rc != AMQP_STATUS_OK) {
-            fv_log(FV_LOG_WARN, "RabbitMQ: no confirm for \"%s\": %s", routing_key,
+            fv_log(FV_LOG_WARN, "RabbitMQ: no confirm for \"%s\": %s", what,
                 rc == AMQP_STATUS_TIMEOUT ? "timed out" : amqp_error_string2(rc));
             a->broken = 1;
             return -1;
         }
 
-        if (frame.frame_type != AMQP_FRAME_METHOD || frame.channel != FV_AMQP_CHANNEL) {
+        if (frame.channel != FV_AMQP_CHANNEL && frame.channel != 0) {
+            if (other != NULL && other(ctx, &frame) != 0) {
+                a->broken = 1;
+                return -1;
+            }
+            continue;
+        }
+
+        if (frame.frame_type != AMQP_FRAME_METHOD) {
             continue;
         }
 
@@ -304,7 +292,6 @@ fv_amqp_publish(fv_amqp_t *a, const char *routing_key, const char *message_id,
         case AMQP_BASIC_ACK_METHOD:
             ack = frame.payload.method.decoded;
             if (ack->delivery_tag == tag || (ack->multiple && ack->delivery_tag >= tag)) {
-                amqp_maybe_release_buffers(a->conn);
                 return 0;
             }
             break;
@@ -312,10 +299,14 @@ fv_amqp_publish(fv_amqp_t *a, const char *routing_key, const char *message_id,
         case AMQP_BASIC_NACK_METHOD:
             nack = frame.payload.method.decoded;
             if (nack->delivery_tag == tag || (nack->multiple && nack->delivery_tag >= tag)) {
-                fv_log(FV_LOG_WARN, "RabbitMQ refused \"%s\" (nack)", routing_key);
+                fv_log(FV_LOG_WARN, "RabbitMQ refused \"%s\" (nack)", what);
                 a->broken = 1;
                 return -1;
             }
+            break;
+
+        case AMQP_BASIC_RETURN_METHOD:
+            /* Only mandatory publishes come back, and ours are not; skip its content. */
             break;
 
         case AMQP_CHANNEL_CLOSE_METHOD:
@@ -334,4 +325,137 @@ fv_amqp_publish(fv_amqp_t *a, const char *routing_key, const char *message_id,
             break;
         }
     }
+}
+
+
+int
+fv_amqp_send(fv_amqp_t *a, const fv_amqp_msg_t *m, const void *body, size_t len,
+    fv_amqp_frame_pt other, void *ctx)
+{
+    amqp_basic_properties_t  props;
+    amqp_bytes_t             b;
+    uint64_t                 tag;
+    int                      rc;
+
+    if (a == NULL || a->broken) {
+        return -1;
+    }
+
+    memset(&props, 0, sizeof(props));
+    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
+    props.content_type = amqp_cstring_bytes("application/json");
+    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+
+    if (m->message_id != NULL) {
+        props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+        props.message_id = amqp_cstring_bytes(m->message_id);
+    }
+    if (m->type != NULL) {
+        props._flags |= AMQP_BASIC_TYPE_FLAG;
+        props.type = amqp_cstring_bytes(m->type);
+    }
+    if (m->expiration != NULL) {
+        props._flags |= AMQP_BASIC_EXPIRATION_FLAG;
+        props.expiration = amqp_cstring_bytes(m->expiration);
+    }
+    if (m->headers.num_entries > 0) {
+        props._flags |= AMQP_BASIC_HEADERS_FLAG;
+        props.headers = m->headers;
+    }
+
+    b.bytes = (void *) body;
+    b.len = len;
+
+    rc = amqp_basic_publish(a->conn, FV_AMQP_CHANNEL,
+        amqp_cstring_bytes(m->exchange != NULL ? m->exchange : a->exchange),
+        amqp_cstring_bytes(m->routing_key), 0, 0, &props, b);
+
+    if (rc != AMQP_STATUS_OK) {
+        fv_log(FV_LOG_WARN, "RabbitMQ: publishing failed: %s", amqp_error_string2(rc));
+        a->broken = 1;
+        return -1;
+    }
+
+    tag = ++a->next_tag;
+
+    return fv_amqp_confirm(a, tag, m->routing_key, other, ctx);
+}
+
+
+int
+fv_amqp_publish(fv_amqp_t *a, const char *routing_key, const char *message_id,
+    const char *body, size_t len)
+{
+    fv_amqp_msg_t  m;
+    int            rc;
+
+    memset(&m, 0, sizeof(m));
+    m.routing_key = routing_key;
+    m.message_id = message_id;
+    m.type = routing_key;
+
+    rc = fv_amqp_send(a, &m, body, len, NULL, NULL);
+
+    if (rc == 0) {
+        amqp_maybe_release_buffers(a->conn);
+    }
+
+    return rc;
+}
+
+
+int
+fv_amqp_broken(const fv_amqp_t *a)
+{
+    return a == NULL || a->broken;
+}
+
+
+void
+fv_amqp_set_broken(fv_amqp_t *a)
+{
+    a->broken = 1;
+}
+
+
+int
+fv_amqp_rpc_ok(fv_amqp_t *a, const char *what)
+{
+    return fv_amqp_check(a, what) == 0;
+}
+
+
+/* Nothing should arrive on an idle publishing connection: when something has (the broker's
+ * connection.close before a restart, or the end of the stream), the connection is over. */
+int
+fv_amqp_idle_ok(fv_amqp_t *a)
+{
+    struct pollfd  pfd;
+
+    if (a == NULL || a->broken) {
+        return 0;
+    }
+
+    if (amqp_frames_enqueued(a->conn) || amqp_data_in_buffer(a->conn)) {
+        a->broken = 1;
+        return 0;
+    }
+
+    pfd.fd = amqp_get_sockfd(a->conn);
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+
+    if (pfd.fd < 0 || poll(&pfd, 1, 0) != 0) {
+        a->broken = 1;
+        return 0;
+    }
+
+    return 1;
+}
+
+
+const char *
+fv_amqp_exchange(const fv_amqp_t *a)
+{
+    return a->exchange;
 }

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <time.h>
 #include <fcgiapp.h>
+#include <amqp.h>
 #include "fv.h"
 
 
@@ -16,7 +17,9 @@
 #define FV_JSON_DEPTH          32       /* nesting of a request body */
 #define FV_RETRY_AFTER         "5"      /* seconds, on 503 */
 
-typedef struct fv_io_s  fv_io_t;
+typedef struct fv_io_s       fv_io_t;
+typedef struct fv_http_s     fv_http_t;
+typedef struct fv_consume_s  fv_consume_t;
 
 
 /* ---- a growable text buffer (fv_util.c) ------------------------------------------------
@@ -141,6 +144,9 @@ typedef struct {
 } fv_req_impl_t;
 
 
+/* The request came through the gateway's internal API passage (FLORES_INTERNAL=1). */
+int fv_req_internal(const fv_req_t *r);
+
 /* A whole envelope built by the caller (root is consumed). */
 int fv_reply_json(fv_req_t *r, int status, json_object *root);
 
@@ -191,6 +197,8 @@ struct fv_worker_s {
     struct _mongoc_client_t  *mongo;     /* FV_STORE_MONGO (fv_mongo.c), NULL until used */
     fv_worker_state_e     state;         /* under server->lock */
     int                   idle_fd;       /* a kept connection waited on while idle */
+    fv_amqp_t            *amqp;          /* fv_publish(): opened lazily, dropped on failure */
+    fv_http_t            *http;          /* fv_http_json(): a kept-alive libcurl handle */
 };
 
 struct fv_server_s {
@@ -211,6 +219,9 @@ struct fv_server_s {
     pthread_mutex_t       lock;
     fv_worker_t          *workers;
     unsigned              nworkers;
+    fv_consume_t         *consumers;     /* one per fv_service_t.consumers entry */
+    unsigned              nconsumers;
+    int                   curl_ready;    /* curl_global_init() ran */
 };
 
 /* A server without a socket, for fv_main() and the unit tests (conf becomes the server's). */
@@ -218,6 +229,14 @@ fv_server_t *fv_server_new(const fv_service_t *svc, fv_conf_t *conf);
 void fv_server_free(fv_server_t *s);
 /* Handles one request from io to its reply, log line and metrics. */
 void fv_dispatch(fv_worker_t *w, fv_io_t *io);
+
+/* A worker of s: request threads and consumer threads alike hold one, with its own store
+ * connections, each opened on first use. */
+void fv_worker_init(fv_worker_t *w, fv_server_t *s, unsigned id);
+/* After each request or message: nothing is left open for the next one (a transaction). */
+void fv_worker_end(fv_worker_t *w);
+/* Closes every store connection of the worker. */
+void fv_worker_close(fv_worker_t *w);
 
 
 /* ---- PostgreSQL (fv_pg.c) ------------------------------------------------------------- */
@@ -242,8 +261,63 @@ void fv_mongo_close(fv_worker_t *w);
 int fv_mongo_ping(fv_worker_t *w);
 
 
-/* ---- the outbox relay (fv_outbox.c) --------------------------------------------------- */
+/* ---- events (fv_outbox.c, fv_publish.c, fv_consume.c) -------------------------------- */
 
 int fv_outbox_start(fv_server_t *s, pthread_t *thread);
+/* [a-z0-9._-]{1,255} */
+int fv_event_type_ok(const char *type);
+/* A UUID in its 36-character text form, any case. */
+int fv_uuid_ok(const char *s);
+
+/* The worker's publishing connection: /health's check (opens it when needed, answers
+ * whether the broker responds) and its closing. */
+int fv_publish_ping(fv_worker_t *w);
+void fv_publish_close(fv_worker_t *w);
+
+/* Checks the consumer table at start (names, bindings, bounds); -1 with a logged reason. */
+int fv_consumers_check(const fv_service_t *svc);
+/* Starts one thread per consumer, after the request workers. */
+int fv_consumers_start(fv_server_t *s);
+/* Once the server is stopping (its wake pipe written): waits for every consumer to finish
+ * the message in hand, and frees them. */
+void fv_consumers_stop(fv_server_t *s);
+/* The delay before attempt attempts + 1, after attempts failed ones: 1 s doubling up to
+ * max_ms. */
+long fv_consume_delay(int attempts, long max_ms);
+
+
+/* ---- RabbitMQ (fv_amqp.c) ------------------------------------------------------------- */
+
+typedef struct {
+    const char           *exchange;      /* NULL: the events exchange; "": a queue by name */
+    const char           *routing_key;
+    const char           *message_id;    /* NULL: none */
+    const char           *type;          /* NULL: none */
+    const char           *expiration;    /* a per-message TTL in ms, as text; NULL: none */
+    amqp_table_t          headers;       /* num_entries 0: none */
+} fv_amqp_msg_t;
+
+/* Given each frame of another channel that arrives while a publish awaits its confirm (a
+ * consumer's deliveries); 0 to go on waiting, -1 when the connection is unusable. */
+typedef int (*fv_amqp_frame_pt)(void *ctx, amqp_frame_t *frame);
+
+/* fv_amqp_open() with heartbeats every heartbeat seconds (0: none). */
+fv_amqp_t *fv_amqp_connect(const fv_conf_t *conf, int heartbeat);
+/* Publishes one persistent JSON message on channel 1 and waits for its confirm; 0 or -1
+ * (the connection is then unusable). */
+int fv_amqp_send(fv_amqp_t *a, const fv_amqp_msg_t *m, const void *body, size_t len,
+    fv_amqp_frame_pt other, void *ctx);
+int fv_amqp_broken(const fv_amqp_t *a);
+void fv_amqp_set_broken(fv_amqp_t *a);
+/* The last synchronous call went well; otherwise logs why and marks the connection broken. */
+int fv_amqp_rpc_ok(fv_amqp_t *a, const char *what);
+/* An idle publishing connection has received nothing (no close, no end of stream). */
+int fv_amqp_idle_ok(fv_amqp_t *a);
+const char *fv_amqp_exchange(const fv_amqp_t *a);
+
+
+/* ---- the internal HTTP client (fv_http.c) --------------------------------------------- */
+
+void fv_http_close(fv_worker_t *w);
 
 #endif /* FV_INTERNAL_H */

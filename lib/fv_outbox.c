@@ -65,17 +65,7 @@ static int
 fv_outbox_row(const char *type, const char *source, const char *schema, json_object *data,
     char event_id[37], const char *params[5])
 {
-    const char  *p;
-
-    for (p = type; p != NULL && *p; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_'
-              || *p == '-'))
-        {
-            break;
-        }
-    }
-
-    if (type == NULL || *type == '\0' || *p != '\0' || p - type > 255) {
+    if (!fv_event_type_ok(type)) {
         fv_log(FV_LOG_ERROR, "event type \"%s\" is not [a-z0-9._-]{1,255}",
             type ? type : "(null)");
         return FV_ERROR;

@@ -692,6 +692,22 @@ fv_req_is_admin(const fv_req_t *r)
 }
 
 
+int
+fv_req_internal(const fv_req_t *r)
+{
+    const char  *v = fv_req_param(r, "FLORES_INTERNAL");
+
+    return v != NULL && strcmp(v, "1") == 0;
+}
+
+
+int
+fv_req_is_service(const fv_req_t *r)
+{
+    return r->user_role != NULL && strcmp(r->user_role, "service") == 0 && fv_req_internal(r);
+}
+
+
 /* page or limit: a validated integer in args, a string in args, or the raw query. */
 static int
 fv_req_page_arg(fv_req_t *r, const char *name, long def, long min, long max, long *out,

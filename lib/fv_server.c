@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <curl/curl.h>
 
 #include "fv_internal.h"
 
@@ -75,6 +76,10 @@ fv_server_new(const fv_service_t *svc, fv_conf_t *conf)
         /* void */
     }
 
+    if (fv_consumers_check(svc) != 0) {
+        goto failed;
+    }
+
     schema = fv_conf_str(conf, "FLORES_PG_SCHEMA", svc->name);
     if (!fv_pg_schema_ok(schema) || strlen(schema) >= sizeof(s->schema)) {
         fv_log(FV_LOG_ERROR, "FLORES_PG_SCHEMA \"%s\" is not a plain lower-case identifier",
@@ -115,10 +120,19 @@ fv_server_new(const fv_service_t *svc, fv_conf_t *conf)
     if (svc->stores & FV_STORE_MONGO) {
         fv_metrics_store_declare(s->metrics, "mongodb");
     }
-    if (svc->outbox) {
+    if (svc->outbox || (svc->stores & FV_STORE_AMQP) || svc->consumers != NULL) {
         fv_metrics_store_declare(s->metrics, "rabbitmq");
+    }
+    if (svc->outbox) {
         fv_metrics_outbox(s->metrics, 0, -1);
     }
+
+    /* libcurl's global state, for fv_http_json(): set up before any thread uses it. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fv_log(FV_LOG_ERROR, "curl_global_init() failed");
+        goto failed;
+    }
+    s->curl_ready = 1;
 
     if (pipe(s->wake) != 0) {
         fv_log(FV_LOG_ERROR, "pipe() failed: %s", strerror(errno));
@@ -149,6 +163,10 @@ fv_server_free(fv_server_t *s)
     }
     if (s->wake[1] >= 0) {
         (void) close(s->wake[1]);
+    }
+
+    if (s->curl_ready) {
+        curl_global_cleanup();
     }
 
     fv_metrics_free(s->metrics);
@@ -199,6 +217,34 @@ const fv_conf_t *
 fv_req_conf(const fv_req_t *r)
 {
     return r->worker->server->conf;
+}
+
+
+void
+fv_worker_init(fv_worker_t *w, fv_server_t *s, unsigned id)
+{
+    memset(w, 0, sizeof(*w));
+    w->server = s;
+    w->id = id;
+    w->idle_fd = -1;
+    w->state = FV_WORKER_BUSY;
+}
+
+
+void
+fv_worker_end(fv_worker_t *w)
+{
+    fv_pg_request_end(w);
+}
+
+
+void
+fv_worker_close(fv_worker_t *w)
+{
+    fv_pg_close(w);
+    fv_mongo_close(w);
+    fv_publish_close(w);
+    fv_http_close(w);
 }
 
 
@@ -345,6 +391,16 @@ fv_check(fv_req_t *r)
         return -1;
     }
 
+    if (rt->access == FV_SERVICE && !fv_req_is_service(r) && !fv_req_is_admin(r)) {
+        if (r->user_id == NULL) {
+            fv_reply_header(r, "WWW-Authenticate", "Bearer realm=\"flores-victoria\"");
+            (void) fv_fail(r, 401, "UNAUTHORIZED", "Se requiere iniciar sesión");
+        } else {
+            (void) fv_fail(r, 403, "FORBIDDEN", "No tiene permiso para realizar esta acción");
+        }
+        return -1;
+    }
+
     e = fv_errors_new();
     if (e == NULL) {
         (void) fv_error(r, 500, "INTERNAL_ERROR", "Error interno del servidor");
@@ -453,6 +509,12 @@ fv_dispatch(fv_worker_t *w, fv_io_t *io)
     r.user_role = fv_param_nonempty(io, "FLORES_USER_ROLE");
     r.user_email = fv_param_nonempty(io, "FLORES_USER_EMAIL");
 
+    /* The role "service" is the internal listener's to give, never a token's. */
+    if (r.user_role != NULL && strcmp(r.user_role, "service") == 0 && !fv_req_internal(&r)) {
+        fv_log_req(&r, FV_LOG_WARN, "role \"service\" outside the internal listener ignored");
+        r.user_role = NULL;
+    }
+
     route_index = s->nroutes + 2;       /* unmatched */
 
     m = fv_route_match(s->routes, r.method, r.path, &found, impl.params, &impl.nparams,
@@ -528,7 +590,7 @@ fv_dispatch(fv_worker_t *w, fv_io_t *io)
         io->finish(io);
     }
 
-    fv_pg_request_end(w);
+    fv_worker_end(w);
 
     fv_metrics_request(s->metrics, route_index, r.method, impl.status,
         (fv_now_ms() - t0) / 1000.0);
@@ -575,6 +637,14 @@ fv_health(fv_req_t *r)
         (void) json_object_object_add(checks, "mongodb",
             json_object_new_string(mongo ? "up" : "down"));
         up &= mongo;
+    }
+
+    if (s->svc->stores & FV_STORE_AMQP) {
+        int  mq = fv_publish_ping(r->worker);
+
+        (void) json_object_object_add(checks, "rabbitmq",
+            json_object_new_string(mq ? "up" : "down"));
+        up &= mq;
     }
 
     (void) json_object_object_add(data, "status", json_object_new_string(up ? "ok" : "down"));
@@ -716,8 +786,7 @@ fv_worker_main(void *arg)
     }
 
     FCGX_Free(&w->fcgi, 1);
-    fv_pg_close(w);
-    fv_mongo_close(w);
+    fv_worker_close(w);
     return NULL;
 }
 
@@ -909,6 +978,9 @@ fv_usage(FILE *f, const char *prog, const fv_service_t *svc)
         "  FLORES_MONGO_URL             mongodb://host:port/database\n"
         "  FLORES_MONGO_DB              database (default: the URL's, else flores)\n"
         "  FLORES_MONGO_TIMEOUT         connect and server selection in ms (default 800)\n"
+        "  FLORES_CONSUMER_PREFETCH     unacknowledged messages per consumer (default 8)\n"
+        "  FLORES_INTERNAL_URL          the gateway's internal listener, for fv_http_json()\n"
+        "  FLORES_HTTP_TIMEOUT          its total timeout per call in ms (default 3000)\n"
         "\n"
         "SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n",
         prog, svc->name, FV_WORKERS_DEFAULT, FV_MAX_BODY_DEFAULT, svc->name);
@@ -929,6 +1001,8 @@ fv_check_conf(const fv_conf_t *conf, const fv_service_t *svc)
         { "FLORES_AMQP_TIMEOUT", 100, 600000 },
         { "FLORES_MONGO_TIMEOUT", 50, 1000 },
         { "FLORES_MONGO_SOCKET_TIMEOUT", 100, 600000 },
+        { "FLORES_CONSUMER_PREFETCH", 1, 16 },
+        { "FLORES_HTTP_TIMEOUT", 100, 600000 },
     };
     const char  *v;
     size_t       i;
@@ -973,7 +1047,9 @@ fv_check_conf(const fv_conf_t *conf, const fv_service_t *svc)
         ok = 0;
     }
 
-    if (svc->outbox && fv_conf_str(conf, "FLORES_AMQP_URL", NULL) == NULL) {
+    if ((svc->outbox || (svc->stores & FV_STORE_AMQP) || svc->consumers != NULL)
+        && fv_conf_str(conf, "FLORES_AMQP_URL", NULL) == NULL)
+    {
         fv_log(FV_LOG_ERROR, "FLORES_AMQP_URL is not set");
         ok = 0;
     }
@@ -1110,10 +1186,7 @@ fv_main(int argc, char **argv, const fv_service_t *svc)
     }
 
     for (i = 0; i < (unsigned) nworkers; i++) {
-        s->workers[i].server = s;
-        s->workers[i].id = i;
-        s->workers[i].idle_fd = -1;
-        s->workers[i].state = FV_WORKER_BUSY;
+        fv_worker_init(&s->workers[i], s, i);
 
         (void) pthread_mutex_lock(&s->lock);
         s->nworkers = i + 1;
@@ -1130,6 +1203,12 @@ fv_main(int argc, char **argv, const fv_service_t *svc)
 
     rc = 0;
 
+    if (svc->consumers != NULL && fv_consumers_start(s) != 0) {
+        fv_log(FV_LOG_ERROR, "cannot start the consumers");
+        rc = 1;
+        fv_server_stop(s);
+    }
+
     for (i = 0; i < s->nworkers; i++) {
         if (s->workers[i].started) {
             (void) pthread_join(s->workers[i].thread, NULL);
@@ -1144,6 +1223,8 @@ fv_main(int argc, char **argv, const fv_service_t *svc)
     if (relay_started) {
         (void) pthread_join(relay, NULL);
     }
+
+    fv_consumers_stop(s);
 
     if (!atomic_load(&s->signalled)) {
         (void) pthread_kill(sig_thread, SIGTERM);

@@ -52,6 +52,52 @@ fv_uuid(char out[37])
 }
 
 
+int
+fv_uuid_ok(const char *s)
+{
+    size_t  i;
+
+    if (s == NULL || strlen(s) != 36) {
+        return 0;
+    }
+
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') {
+                return 0;
+            }
+        } else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')
+                     || (s[i] >= 'A' && s[i] <= 'F')))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+int
+fv_event_type_ok(const char *type)
+{
+    const char  *p;
+
+    if (type == NULL || *type == '\0') {
+        return 0;
+    }
+
+    for (p = type; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_'
+              || *p == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return p - type <= 255;
+}
+
+
 void
 fv_time_iso(char out[25])
 {
