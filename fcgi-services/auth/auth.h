@@ -18,12 +18,23 @@
 #define AUTH_PASSWORD_MIN     8
 #define AUTH_PASSWORD_MAX     128
 #define AUTH_REFRESH_MAX      256
+#define AUTH_RESET_TOKEN_MAX  256
+#define AUTH_RESET_URL_MAX    512       /* bytes of FLORES_RESET_URL_BASE */
 
+
+/* Password resets: where the mailed link points, how long a token lives, and how long a
+ * forgot-password answer takes at least (whether or not the email has an account). */
+typedef struct {
+    char                  url_base[AUTH_RESET_URL_MAX];   /* FLORES_RESET_URL_BASE */
+    long                  ttl;          /* seconds, FLORES_RESET_TTL, default 1800 */
+    long                  min_ms;       /* FLORES_RESET_MIN_MS, default 150 */
+} auth_reset_t;
 
 /* Built once by auth_init() before the workers start; read-only afterwards. */
 typedef struct {
     auth_tokens_t         tokens;
     auth_password_t       password;
+    auth_reset_t          reset;
 } auth_ctx_t;
 
 
@@ -34,6 +45,8 @@ int auth_logout(fv_req_t *r);
 int auth_logout_all(fv_req_t *r);
 int auth_me(fv_req_t *r);
 int auth_change_password(fv_req_t *r);
+int auth_forgot_password(fv_req_t *r);
+int auth_reset_password(fv_req_t *r);
 int auth_jwks(fv_req_t *r);
 
 #endif /* AUTH_H */

@@ -3,9 +3,11 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth.h"
 #include "store.h"
@@ -15,6 +17,10 @@
 #define AUTH_MSG_REFRESH       "La sesión expiró o no es válida; inicia sesión de nuevo"
 #define AUTH_MSG_UNAUTHORIZED  "Se requiere una sesión válida"
 #define AUTH_MSG_CURRENT       "La contraseña actual no es correcta"
+#define AUTH_MSG_FORGOT        "Si el correo corresponde a una cuenta, te enviamos un enlace " \
+                               "para restablecer la contraseña"
+#define AUTH_MSG_RESET_TOKEN   "El enlace para restablecer la contraseña no es válido o ya " \
+                               "expiró; solicita uno nuevo"
 
 
 static const auth_ctx_t *auth_ctx(fv_req_t *r);
@@ -25,6 +31,8 @@ static int auth_issue(fv_req_t *r, auth_db_t *db, const auth_user_t *user,
 static int auth_unauthorized(fv_req_t *r);
 static void auth_rehash(fv_req_t *r, auth_db_t *db, const auth_user_t *user,
     const char *password);
+static double auth_clock_ms(void);
+static void auth_wait_until(double deadline_ms);
 
 
 int
@@ -425,6 +433,186 @@ out:
 }
 
 
+/*
+ * Forgot-password answers 202 with the same body whether or not the email belongs to an
+ * active account, and takes the same time: at least FLORES_RESET_MIN_MS, which is longer
+ * than the work done for a known email (a lookup, then one transaction).  For a known
+ * account that transaction revokes the earlier links, stores the new token's hash and
+ * writes the mail.requested event to the outbox: the link is mailed exactly when the token
+ * exists.  The gateway limits the endpoint per address.
+ */
+
+int
+auth_forgot_password(fv_req_t *r)
+{
+    const auth_ctx_t  *ctx = auth_ctx(r);
+    auth_db_t          db = { r->worker, NULL, NULL };
+    auth_user_t        user;
+    json_object       *event, *vars;
+    char               token[AUTH_REFRESH_LEN + 1], hash[65], url[AUTH_RESET_URL_MAX + 64];
+    double             deadline;
+    int                rc, open;
+
+    event = NULL;
+    open = 0;
+    deadline = auth_clock_ms() + (double) ctx->reset.min_ms;
+
+    rc = auth_store_user_by_email(&db, auth_field(r, "email"), &user);
+
+    if (rc == AUTH_STORE_NOT_FOUND || (rc == FV_OK && !user.active)) {
+        rc = FV_OK;
+        goto answer;
+    }
+
+    if (rc != FV_OK) {
+        goto out;
+    }
+
+    /* Made and kept like a refresh token: 256 random bits, base64url, stored hashed. */
+    if (auth_tokens_refresh_new(token, hash) != 0) {
+        rc = FV_ERROR;
+        goto out;
+    }
+
+    (void) snprintf(url, sizeof(url), "%s%s", ctx->reset.url_base, token);
+
+    if ((rc = auth_store_begin(&db)) != FV_OK) {
+        goto out;
+    }
+
+    open = 1;
+
+    if ((rc = auth_store_reset_insert(&db, user.id, hash, ctx->reset.ttl)) != FV_OK) {
+        goto out;
+    }
+
+    vars = json_object_new_object();
+    json_object_object_add(vars, "name", json_object_new_string(user.name));
+    json_object_object_add(vars, "resetUrl", json_object_new_string(url));
+    json_object_object_add(vars, "expiresMinutes", json_object_new_int64(ctx->reset.ttl / 60));
+
+    event = json_object_new_object();
+    json_object_object_add(event, "template", json_object_new_string("password_reset"));
+    json_object_object_add(event, "to", json_object_new_string(user.email));
+    json_object_object_add(event, "toName", json_object_new_string(user.name));
+    json_object_object_add(event, "vars", vars);
+
+    if ((rc = auth_store_event(&db, "mail.requested", event)) != FV_OK) {
+        goto out;
+    }
+
+    open = 0;
+    if ((rc = auth_store_commit(&db)) != FV_OK) {
+        goto out;
+    }
+
+    fv_log_req(r, FV_LOG_INFO, "password reset link for user %" PRId64 " queued", user.id);
+
+answer:
+
+    auth_wait_until(deadline);
+    rc = fv_reply(r, 202, json_object_new_object(), AUTH_MSG_FORGOT);
+
+out:
+
+    if (open) {
+        auth_store_rollback(&db);
+    }
+
+    json_object_put(event);
+    explicit_bzero(token, sizeof(token));
+    explicit_bzero(url, sizeof(url));
+    explicit_bzero(&user, sizeof(user));
+    return rc;
+}
+
+
+/*
+ * A reset token works once, within its lifetime, for an active account.  Its row and its
+ * user's are locked, so of two requests racing with one token exactly one resets the
+ * password.  The new password replaces the hash that was read under the lock, the token
+ * and every other unused one of the user stop working, and every session of the user is
+ * revoked: whoever knew the old password is signed out everywhere.
+ */
+
+int
+auth_reset_password(fv_req_t *r)
+{
+    const auth_ctx_t  *ctx = auth_ctx(r);
+    auth_db_t          db = { r->worker, NULL, NULL };
+    auth_reset_row_t   rs;
+    json_object       *data;
+    char               token_hash[65], hash[AUTH_HASH_MAX];
+    long               sessions;
+    int                rc, open;
+
+    open = 0;
+    hash[0] = '\0';
+    memset(&rs, 0, sizeof(rs));
+
+    auth_tokens_refresh_hash(auth_field(r, "token"), token_hash);
+
+    if ((rc = auth_store_begin(&db)) != FV_OK) {
+        goto out;
+    }
+
+    open = 1;
+
+    rc = auth_store_reset_lock(&db, token_hash, &rs);
+    if (rc == AUTH_STORE_NOT_FOUND
+        || (rc == FV_OK && (rs.used || rs.revoked || rs.expired || !rs.user.active)))
+    {
+        rc = fv_fail(r, 400, "INVALID_RESET_TOKEN", AUTH_MSG_RESET_TOKEN);
+        goto out;
+    }
+
+    if (rc != FV_OK) {
+        goto out;
+    }
+
+    if (auth_password_hash(&ctx->password, auth_field(r, "newPassword"), hash, sizeof(hash))
+        != 0)
+    {
+        rc = FV_ERROR;
+        goto out;
+    }
+
+    rc = auth_store_user_set_password(&db, rs.user.id, rs.user.password_hash, hash);
+    if (rc == AUTH_STORE_NOT_FOUND) {
+        rc = FV_ERROR;          /* the row is locked: it cannot have changed */
+    }
+
+    if (rc != FV_OK
+        || (rc = auth_store_reset_use(&db, rs.id, rs.user.id)) != FV_OK
+        || (rc = auth_store_families_revoke_user(&db, rs.user.id, NULL, &sessions)) != FV_OK)
+    {
+        goto out;
+    }
+
+    open = 0;
+    if ((rc = auth_store_commit(&db)) != FV_OK) {
+        goto out;
+    }
+
+    fv_log_req(r, FV_LOG_INFO, "password of user %" PRId64 " reset; %ld session(s) revoked",
+               rs.user.id, sessions);
+
+    data = json_object_new_object();
+    json_object_object_add(data, "revokedSessions", json_object_new_int64(sessions));
+    rc = fv_reply(r, 200, data, "Contraseña actualizada; inicia sesión con la nueva");
+
+out:
+
+    if (open) {
+        auth_store_rollback(&db);
+    }
+
+    explicit_bzero(hash, sizeof(hash));
+    explicit_bzero(&rs, sizeof(rs));
+    return rc;
+}
+
+
 int
 auth_jwks(fv_req_t *r)
 {
@@ -553,4 +741,40 @@ auth_rehash(fv_req_t *r, auth_db_t *db, const auth_user_t *user, const char *pas
     }
 
     explicit_bzero(hash, sizeof(hash));
+}
+
+
+static double
+auth_clock_ms(void)
+{
+    struct timespec  ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
+        return 0;
+    }
+
+    return (double) ts.tv_sec * 1000.0 + (double) ts.tv_nsec / 1e6;
+}
+
+
+/* Sleeps until the monotonic clock reaches deadline_ms (no-op when it has passed). */
+
+static void
+auth_wait_until(double deadline_ms)
+{
+    struct timespec  ts;
+    double           left;
+
+    left = deadline_ms - auth_clock_ms();
+
+    while (left > 0) {
+        ts.tv_sec = (time_t) (left / 1000.0);
+        ts.tv_nsec = (long) ((left - (double) ts.tv_sec * 1000.0) * 1e6);
+
+        if (nanosleep(&ts, NULL) == 0 || errno != EINTR) {
+            break;
+        }
+
+        left = deadline_ms - auth_clock_ms();
+    }
 }

@@ -39,6 +39,19 @@ static const fv_field_t  change_password_body[] = {
 };
 
 
+static const fv_field_t  forgot_password_body[] = {
+    { "email",           FV_EMAIL,  FV_REQUIRED, 0, AUTH_EMAIL_MAX, NULL, NULL },
+    FIELDS_END
+};
+
+static const fv_field_t  reset_password_body[] = {
+    { "token",           FV_STRING, FV_REQUIRED, 1, AUTH_RESET_TOKEN_MAX, NULL, NULL },
+    { "newPassword",     FV_STRING, FV_REQUIRED, AUTH_PASSWORD_MIN, AUTH_PASSWORD_MAX,
+                         NULL, NULL },
+    FIELDS_END
+};
+
+
 static const fv_route_t  auth_routes[] = {
     { "POST", "/api/auth/register",         FV_PUBLIC, register_body, NULL, auth_register },
     { "POST", "/api/auth/login",            FV_PUBLIC, login_body, NULL, auth_login },
@@ -48,6 +61,10 @@ static const fv_route_t  auth_routes[] = {
     { "GET",  "/api/auth/me",               FV_USER, NULL, NULL, auth_me },
     { "POST", "/api/auth/change-password",  FV_USER, change_password_body, NULL,
                                             auth_change_password },
+    { "POST", "/api/auth/forgot-password",  FV_PUBLIC, forgot_password_body, NULL,
+                                            auth_forgot_password },
+    { "POST", "/api/auth/reset-password",   FV_PUBLIC, reset_password_body, NULL,
+                                            auth_reset_password },
     { "GET",  "/api/auth/.well-known/jwks.json", FV_PUBLIC, NULL, NULL, auth_jwks },
     FV_ROUTES_END
 };
@@ -55,13 +72,14 @@ static const fv_route_t  auth_routes[] = {
 
 static int auth_init(fv_server_t *s);
 static void auth_exit(fv_server_t *s);
+static int auth_reset_init(auth_reset_t *reset, const fv_conf_t *conf);
 
 
 static const fv_service_t  auth_service = {
     AUTH_SERVICE,
     auth_routes,
     FV_STORE_PG,
-    1,                  /* user.registered leaves through the outbox */
+    1,                  /* user.registered and mail.requested leave through the outbox */
     auth_init,
     auth_exit,
     NULL                /* no consumers */
@@ -92,7 +110,9 @@ auth_init(fv_server_t *s)
         return FV_ERROR;
     }
 
-    if (auth_password_init(&ctx->password, fv_server_conf(s)) != 0) {
+    if (auth_password_init(&ctx->password, fv_server_conf(s)) != 0
+        || auth_reset_init(&ctx->reset, fv_server_conf(s)) != 0)
+    {
         auth_tokens_free(&ctx->tokens);
         free(ctx);
         return FV_ERROR;
@@ -117,4 +137,42 @@ auth_exit(fv_server_t *s)
     explicit_bzero(ctx, sizeof(*ctx));
     free(ctx);
     fv_server_set_data(s, NULL);
+}
+
+
+/* The reset link is FLORES_RESET_URL_BASE followed by the token (base64url, so it needs no
+ * escaping): an http(s) URL of printable characters, typically ending in "?token=". */
+
+static int
+auth_reset_init(auth_reset_t *reset, const fv_conf_t *conf)
+{
+    const char  *base;
+    size_t       i, len;
+
+    base = fv_conf_str(conf, "FLORES_RESET_URL_BASE",
+                       "https://floresvictoria.cl/restablecer-clave?token=");
+    len = strlen(base);
+
+    if ((strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0)
+        || len >= sizeof(reset->url_base))
+    {
+        fv_log(FV_LOG_ERROR, "FLORES_RESET_URL_BASE must be an http:// or https:// URL "
+               "shorter than %zu bytes", sizeof(reset->url_base));
+        return -1;
+    }
+
+    for (i = 0; i < len; i++) {
+        if ((unsigned char) base[i] <= 0x20 || (unsigned char) base[i] >= 0x7f
+            || strchr("\"<>\\^`{|}", base[i]) != NULL)
+        {
+            fv_log(FV_LOG_ERROR, "FLORES_RESET_URL_BASE holds a character a URL cannot");
+            return -1;
+        }
+    }
+
+    memcpy(reset->url_base, base, len + 1);
+    reset->ttl = fv_conf_long(conf, "FLORES_RESET_TTL", 1800, 60, 86400);
+    reset->min_ms = fv_conf_long(conf, "FLORES_RESET_MIN_MS", 150, 0, 5000);
+
+    return 0;
 }

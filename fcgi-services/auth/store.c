@@ -1,5 +1,5 @@
-/* store.c: every query of the auth service (users, refresh-token families, outbox events).
- * Values always travel as parameters, never inside the SQL text. */
+/* store.c: every query of the auth service (users, refresh-token families, password-reset
+ * tokens, outbox events).  Values always travel as parameters, never inside the SQL text. */
 
 #include "config.h"
 
@@ -305,6 +305,89 @@ auth_store_families_revoke_user(auth_db_t *db, int64_t user_id, const char *keep
 
     PQclear(res);
     return rc;
+}
+
+
+int
+auth_store_reset_insert(auth_db_t *db, int64_t user_id, const char *hash, long ttl)
+{
+    char         id[24], secs[24];
+    const char  *params[] = { id, hash, secs };
+    int          rc;
+
+    (void) snprintf(id, sizeof(id), "%" PRId64, user_id);
+    (void) snprintf(secs, sizeof(secs), "%ld", ttl);
+
+    /* Only the newest link works: the ones mailed before it stop working now. */
+    rc = auth_db_command(db,
+        "UPDATE password_resets SET revoked_at = now() "
+        "WHERE user_id = $1 AND used_at IS NULL AND revoked_at IS NULL", 1, params, NULL);
+    if (rc != FV_OK) {
+        return rc;
+    }
+
+    return auth_db_command(db,
+        "INSERT INTO password_resets (user_id, token_hash, expires_at) "
+        "VALUES ($1, $2, now() + $3::bigint * interval '1 second')", 3, params, NULL);
+}
+
+
+int
+auth_store_reset_lock(auth_db_t *db, const char *hash, auth_reset_row_t *rs)
+{
+    const char  *params[] = { hash };
+    PGresult    *res;
+    int          rc;
+
+    /* The user's row is locked too: the hash read here is the one the reset replaces. */
+    res = auth_db_exec(db,
+        "SELECT u.id, u.name, u.email, u.role, "
+        "to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+        "u.password_hash, u.active, "
+        "r.id, r.expires_at <= now(), r.used_at IS NOT NULL, r.revoked_at IS NOT NULL "
+        "FROM password_resets r JOIN users u ON u.id = r.user_id "
+        "WHERE r.token_hash = $1 FOR UPDATE OF r, u", 1, params);
+
+    if ((rc = auth_db_failed(res)) != FV_OK) {
+        goto out;
+    }
+
+    if (PQntuples(res) != 1) {
+        rc = AUTH_STORE_NOT_FOUND;
+        goto out;
+    }
+
+    memset(rs, 0, sizeof(*rs));
+    if ((rc = auth_user_row(res, 0, &rs->user)) != FV_OK) {
+        goto out;
+    }
+
+    rs->id = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
+    rs->expired = PQgetvalue(res, 0, 8)[0] == 't';
+    rs->used = PQgetvalue(res, 0, 9)[0] == 't';
+    rs->revoked = PQgetvalue(res, 0, 10)[0] == 't';
+
+out:
+
+    PQclear(res);
+    return rc;
+}
+
+
+int
+auth_store_reset_use(auth_db_t *db, int64_t id, int64_t user_id)
+{
+    char         rid[24], uid[24];
+    const char  *params[] = { rid, uid };
+
+    (void) snprintf(rid, sizeof(rid), "%" PRId64, id);
+    (void) snprintf(uid, sizeof(uid), "%" PRId64, user_id);
+
+    return auth_db_command(db,
+        "UPDATE password_resets SET "
+        "used_at = CASE WHEN id = $1 THEN now() END, "
+        "revoked_at = CASE WHEN id = $1 THEN NULL ELSE now() END "
+        "WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL", 2, params, NULL);
 }
 
 

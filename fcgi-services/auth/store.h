@@ -1,4 +1,5 @@
-/* store.h: every query of the auth service (users, refresh-token families, outbox events). */
+/* store.h: every query of the auth service (users, refresh-token families, password-reset
+ * tokens, outbox events). */
 
 #ifndef AUTH_STORE_H
 #define AUTH_STORE_H
@@ -42,6 +43,16 @@ typedef struct {
 } auth_refresh_t;
 
 
+/* A password-reset token and its owner, both locked until the transaction ends. */
+typedef struct {
+    int64_t               id;
+    int                   expired;
+    int                   used;
+    int                   revoked;
+    auth_user_t           user;
+} auth_reset_row_t;
+
+
 int auth_store_begin(auth_db_t *db);
 int auth_store_commit(auth_db_t *db);
 void auth_store_rollback(auth_db_t *db);
@@ -71,5 +82,12 @@ int auth_store_family_revoke_owned(auth_db_t *db, const char *hash, int64_t user
  * number of live sessions ended. */
 int auth_store_families_revoke_user(auth_db_t *db, int64_t user_id, const char *keep_family,
     long *sessions);
+
+/* Revokes the user's unused reset tokens and stores a new one valid for ttl seconds. */
+int auth_store_reset_insert(auth_db_t *db, int64_t user_id, const char *hash, long ttl);
+/* SELECT ... FOR UPDATE of the token and its user; AUTH_STORE_NOT_FOUND for an unknown hash. */
+int auth_store_reset_lock(auth_db_t *db, const char *hash, auth_reset_row_t *rs);
+/* Marks the token used and revokes the user's other unused ones. */
+int auth_store_reset_use(auth_db_t *db, int64_t id, int64_t user_id);
 
 #endif /* AUTH_STORE_H */
