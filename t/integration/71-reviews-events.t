@@ -1,0 +1,344 @@
+#!/usr/bin/perl
+# 71-reviews-events.t: the review service's events.  Out: review.created, review.updated and
+# review.deleted through the outbox, with exactly the data the product service consumes, and
+# nothing for refused requests.  In: user.registered gives reviews their author's name;
+# order.status_changed to "delivered" makes reviews of the order's products verified
+# purchases (before or after they are written), once per event, and a malformed event is
+# dead-lettered.  Last, when the product service is in the stack, a product's rating and
+# reviews_count follow its reviews.
+
+use strict;
+use warnings;
+use utf8;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Flores::Test;
+use Test::More;
+use JSON::PP ();
+
+my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\z/i;
+my $ISO  = qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z\z/;
+my $JSON = JSON::PP->new->utf8->canonical;
+my $TRUE  = sub { JSON::PP::is_bool($_[0]) && $_[0] };
+my $FALSE = sub { JSON::PP::is_bool($_[0]) && !$_[0] };
+
+my $NEXT_UID = 800_000_000 + int(rand(90_000_000));
+
+sub customer {
+    my $id = $NEXT_UID++;
+    return { id => $id, token => mint_jwt({ sub => "$id", email => "cliente$id\@example.com",
+                                            exp => time + 3600 }) };
+}
+
+sub admin {
+    my $id = $NEXT_UID++;
+    return { id => $id, token => mint_jwt({ sub => "$id", role => 'admin', exp => time + 3600 }) };
+}
+
+sub catalog_products {
+    if ($ENV{FLORES_TEST_REVIEW_PRODUCTS}) {
+        return split ' ', $ENV{FLORES_TEST_REVIEW_PRODUCTS};
+    }
+    my $r = api('GET', '/api/products?limit=4');
+    return () unless $r->{status} == 200 && ref $r->{json} eq 'HASH';
+    my $list = $r->{json}{data}{products};
+    return () unless ref $list eq 'ARRAY' && @$list >= 4;
+    return map { $_->{id} } @$list[0 .. 3];
+}
+
+my @PRODUCTS = catalog_products();
+my $NO_CATALOG = @PRODUCTS >= 4 ? undef
+    : 'the product service is not part of this stack (GET /api/products did not list four products)';
+my ($P1, $P2, $P3, $P4) = @PRODUCTS;
+# The product service's own view (rating, reviews_count) needs the real service, not a
+# product list given by FLORES_TEST_REVIEW_PRODUCTS.
+my $NO_PRODUCT_SERVICE = $NO_CATALOG // ($ENV{FLORES_TEST_REVIEW_PRODUCTS}
+    ? 'FLORES_TEST_REVIEW_PRODUCTS names the products: the product service may not be there' : undef);
+
+my $queue = unique_queue('reviews');
+cleanup(sub { events_delete($queue) });
+
+sub post_review {
+    my ($product, $body, $token) = @_;
+    return api('POST', "/api/reviews/product/$product", $body, bearer($token));
+}
+
+# The review as the public list shows it (a product's first 100 reviews).
+sub listed {
+    my ($product, $id) = @_;
+    my $r = api('GET', "/api/reviews/product/$product?limit=100");
+    return undef unless $r->{status} == 200;
+    my ($rv) = grep { $_->{id} == $id } @{ $r->{json}{data}{reviews} || [] };
+    return $rv;
+}
+
+# Messages of the test's queue about these review ids, read until $want of them arrived or
+# $timeout seconds passed; others are dropped.
+my @BACKLOG;
+sub review_events {
+    my ($ids, $want, $timeout) = @_;
+    my %ids = map { $_ => 1 } @$ids;
+    my @mine;
+    my $deadline = time + $timeout;
+    while (1) {
+        @mine = grep { ref $_->{data} eq 'HASH' && $ids{ $_->{data}{reviewId} // '' } } @BACKLOG;
+        last if @mine >= $want || time >= $deadline;
+        my $left = $deadline - time;
+        my ($rc, $msgs) = events_tail($queue, 10, $left < 1 ? 1 : $left > 3 ? 3 : $left);
+        push @BACKLOG, @$msgs;
+    }
+    my %take = map { $_ + 0 => 1 } @mine;
+    @BACKLOG = grep { !$take{ $_ + 0 } } @BACKLOG;
+    return @mine;
+}
+
+# An event message with exactly these data keys and values.
+sub event_ok {
+    my ($m, $type, $data, $name) = @_;
+    json_like($m, { id => $UUID, type => $type, occurredAt => $ISO, source => 'review' },
+        "$name: id, type, occurredAt, source");
+    my $got = $m && ref $m->{data} eq 'HASH' ? $m->{data} : {};
+    is(join(',', sort keys %$got), join(',', sort keys %$data), "$name: exactly the data keys "
+        . join(',', sort keys %$data));
+    for my $k (sort keys %$data) {
+        my $v = $got->{$k};
+        ok(defined $v && !ref $v && "$v" eq "$data->{$k}"
+            && ($k eq 'productId' ? !_is_number($got, $k) : _is_number($got, $k)),
+            "$name: $k = $data->{$k}" . ($k eq 'productId' ? ' (a string)' : ' (a number)'))
+            or diag($JSON->encode($got));
+    }
+}
+
+# True when the key's value was a JSON number (re-encoding keeps the type JSON::PP read).
+sub _is_number {
+    my ($h, $k) = @_;
+    return $JSON->encode([$h->{$k}]) !~ /^\["/;
+}
+
+sub publish {
+    my ($type, $data) = @_;
+    my $r = run_cmd([events_bin(), 'publish', '--type', $type, '--data', $JSON->encode($data)],
+        timeout => 30);
+    is($r->{rc}, 0, "published $type") or diag($r->{text});
+    my ($id) = $r->{out} =~ /([0-9a-f-]{36})/;
+    return $id;
+}
+
+sub processed {
+    my ($consumer, $id) = @_;
+    return pg_value('SELECT count(*) FROM reviews.processed_events WHERE consumer = $1 AND event_id = $2',
+        $consumer, $id) // -1;
+}
+
+sub dead_count {
+    my $r = run_cmd([events_bin(), 'count', '--queue', 'review.orders.dead'], timeout => 30);
+    return $r->{rc} == 0 && $r->{out} =~ /(\d+)/ ? $1 : 0;
+}
+
+my %ctx;
+
+run_blocks([
+    {
+        name => 'a durable queue bound to review.*',
+        then => sub {
+            my $r = events_declare($queue, 'review.*');
+            is($r->{rc}, 0, "flores-events declare $queue") or diag($r->{text});
+        },
+    },
+
+    # ---- out: review.* ------------------------------------------------------------------------
+    {
+        # Protects: each write announces itself, with the data the product service counts on.
+        name    => 'create: review.created {reviewId, productId, userId, rating}',
+        skip    => $NO_CATALOG,
+        setup   => sub { $ctx{a} = customer() },
+        request => sub { ['POST', "/api/reviews/product/$P1", { rating => 4, comment => 'Hermoso arreglo floral.' }] },
+        token   => sub { $ctx{a}{token} },
+        status  => 201,
+        then    => sub {
+            $ctx{r1} = $_[0]{json}{data}{review}{id};
+            my ($m) = review_events([$ctx{r1}], 1, 20);
+            event_ok($m, 'review.created',
+                { reviewId => $ctx{r1}, productId => $P1, userId => $ctx{a}{id}, rating => 4 }, 'created');
+        },
+    },
+    {
+        name    => 'refused writes publish nothing (409, 403, 400)',
+        skip    => $NO_CATALOG,
+        then    => sub {
+            is(post_review($P1, { rating => 1, comment => 'Otra vez la misma reseña.' }, $ctx{a}{token})->{status},
+                409, 'duplicate: 409');
+            is(api('PUT', "/api/reviews/$ctx{r1}", { rating => 1, comment => 'No es mía, pero...' },
+                bearer(customer()->{token}))->{status}, 403, 'someone else\'s: 403');
+            is(api('DELETE', "/api/reviews/$ctx{r1}", undef, bearer(customer()->{token}))->{status},
+                403, 'someone else\'s delete: 403');
+            is(api('PUT', "/api/reviews/$ctx{r1}", { rating => 0, comment => 'x' },
+                bearer($ctx{a}{token}))->{status}, 400, 'bad fields: 400');
+            my @m = review_events([$ctx{r1}], 1, 4);
+            is(scalar @m, 0, 'no event about the review within 4 s') or diag($JSON->encode(\@m));
+        },
+    },
+    {
+        name    => 'the author edits: review.updated with previousRating',
+        skip    => $NO_CATALOG,
+        request => sub { ['PUT', "/api/reviews/$ctx{r1}", { rating => 2, comment => 'Se marchitó pronto.' }] },
+        token   => sub { $ctx{a}{token} },
+        status  => 200,
+        then    => sub {
+            my ($m) = review_events([$ctx{r1}], 1, 20);
+            event_ok($m, 'review.updated', { reviewId => $ctx{r1}, productId => $P1, userId => $ctx{a}{id},
+                                             rating => 2, previousRating => 4 }, 'updated');
+        },
+    },
+    {
+        # Protects: the event names the review's author, not the administrator who edited it.
+        name    => 'an administrator edits: userId is still the author\'s',
+        skip    => $NO_CATALOG,
+        request => sub { ['PUT', "/api/reviews/$ctx{r1}", { rating => 3, comment => 'Texto moderado por la tienda.' }] },
+        token   => sub { admin()->{token} },
+        status  => 200,
+        then    => sub {
+            my ($m) = review_events([$ctx{r1}], 1, 20);
+            event_ok($m, 'review.updated', { reviewId => $ctx{r1}, productId => $P1, userId => $ctx{a}{id},
+                                             rating => 3, previousRating => 2 }, 'updated by admin');
+        },
+    },
+    {
+        name    => 'delete: review.deleted with the rating it had',
+        skip    => $NO_CATALOG,
+        request => sub { ['DELETE', "/api/reviews/$ctx{r1}"] },
+        token   => sub { $ctx{a}{token} },
+        status  => 200,
+        then    => sub {
+            my ($m) = review_events([$ctx{r1}], 1, 20);
+            event_ok($m, 'review.deleted', { reviewId => $ctx{r1}, productId => $P1, userId => $ctx{a}{id},
+                                             rating => 3 }, 'deleted');
+            my @more = review_events([$ctx{r1}], 1, 3);
+            is(scalar @more, 0, 'no duplicate within 3 s');
+            ok(wait_for(5, sub {
+                pg_value(q{SELECT count(*) FROM reviews.outbox WHERE payload->>'reviewId' = $1
+                           AND published_at IS NULL}, $ctx{r1}) eq '0' }),
+                'every outbox row of the review is marked published');
+            is(pg_value(q{SELECT count(*) FROM reviews.outbox WHERE payload->>'reviewId' = $1}, $ctx{r1}),
+                4, 'four events in all: created, updated twice, deleted');
+        },
+    },
+
+    # ---- in: user.registered --------------------------------------------------------------------
+    {
+        # Protects: reviews show who wrote them (first name, initial of the last), learnt from
+        # user.registered since the token carries no name.
+        name    => 'a registered user\'s reviews show "first name + initial"',
+        skip    => $NO_CATALOG,
+        then    => sub {
+            for my $case (['Valentina Rojas Soto', 'Valentina S.'], ['Ñandú', 'Ñandú'],
+                          ['josé de la  Úrsula', 'josé Ú.'], [q{Robert'); DROP TABLE reviewers;-- O'Higgins}, q{Robert'); O.}]) {
+                my ($full, $shown) = @$case;
+                my $u = register_user(name => $full, tag => 'rvname');
+                my $l = login_ok($u);
+                my $r = post_review($P2, { rating => 5, comment => 'Me encantó el ramo.' }, $l->{token});
+                is($r->{status}, 201, "$full reviews $P2") or next;
+                my $id = $r->{json}{data}{review}{id};
+                my $seen = wait_for(15, sub { my $rv = listed($P2, $id); $rv && $rv->{authorName} ne 'Cliente' ? $rv : 0 });
+                is($seen && $seen->{authorName}, $shown, "'$full' is shown as '$shown'");
+                push @{ $ctx{cleanup} }, [$id, $l->{token}];
+            }
+        },
+    },
+
+    # ---- in: order.status_changed ---------------------------------------------------------------
+    {
+        name    => 'a review before delivery is not verified',
+        skip    => $NO_CATALOG,
+        setup   => sub { $ctx{b} = customer() },
+        request => sub { ['POST', "/api/reviews/product/$P3", { rating => 5, comment => 'Todavía no llega, pero...' }] },
+        token   => sub { $ctx{b}{token} },
+        status  => 201,
+        json    => { data => { review => { verifiedPurchase => $FALSE } } },
+        then    => sub { $ctx{rb} = $_[0]{json}{data}{review}{id} },
+    },
+    {
+        # Protects: a status other than delivered proves nothing.
+        name    => 'order shipped: still not verified',
+        skip    => $NO_CATALOG,
+        then    => sub {
+            $ctx{shipped} = publish('order.status_changed', { orderId => 91001, userId => $ctx{b}{id},
+                status => 'shipped', items => [{ productId => $P3, quantity => 1, price => 1000 }] });
+            # A delivered order of another user, published after it: once that one is
+            # handled, so is the shipped one (one consumer, in order).
+            my $other = customer();
+            my $marker = publish('order.status_changed', { orderId => 91002, userId => $other->{id},
+                status => 'delivered', items => [{ productId => $P4, quantity => 1 }] });
+            ok(wait_for(15, sub { processed('orders', $marker) == 1 }), 'the later event was handled');
+            my $rv = listed($P3, $ctx{rb});
+            ok($rv && $FALSE->($rv->{verifiedPurchase}), 'verifiedPurchase still false');
+        },
+    },
+    {
+        # Protects: delivery marks the reviews already written.
+        name    => 'order delivered: the review becomes a verified purchase',
+        skip    => $NO_CATALOG,
+        then    => sub {
+            $ctx{delivered} = publish('order.status_changed', { orderId => 91003, userId => $ctx{b}{id},
+                status => 'delivered',
+                items => [{ productId => $P3, name => 'x', quantity => 2, price => 1000, lineTotal => 2000 },
+                          { productId => $P1, quantity => 1 }] });
+            my $rv = wait_for(15, sub { my $x = listed($P3, $ctx{rb}); $x && $x->{verifiedPurchase} ? $x : 0 });
+            ok($rv && $TRUE->($rv->{verifiedPurchase}), 'verifiedPurchase true within 15 s');
+            is(processed('orders', $ctx{delivered}), 1, 'the event id is recorded once');
+        },
+    },
+    {
+        # Protects: a later review of a delivered product is verified from the start.
+        name    => 'a review after delivery is verified at once',
+        skip    => $NO_CATALOG,
+        request => sub { ['POST', "/api/reviews/product/$P1", { rating => 4, comment => 'Llegó y es precioso.' }] },
+        token   => sub { $ctx{b}{token} },
+        status  => 201,
+        json    => { data => { review => { verifiedPurchase => $TRUE } } },
+        then    => sub { push @{ $ctx{cleanup} }, [$_[0]{json}{data}{review}{id}, $ctx{b}{token}] },
+    },
+    {
+        name    => 'ids given as strings are accepted; other users are not verified by it',
+        skip    => $NO_CATALOG,
+        then    => sub {
+            my $c = customer();
+            my $d = customer();
+            my $rc = post_review($P4, { rating => 3, comment => 'Regular, nada especial.' }, $c->{token});
+            my $rd = post_review($P4, { rating => 3, comment => 'Regular, nada especial.' }, $d->{token});
+            is($rc->{status}, 201, 'c reviews');
+            is($rd->{status}, 201, 'd reviews');
+            my $ev = publish('order.status_changed', { orderId => '91004', userId => "$c->{id}",
+                status => 'delivered', items => [{ productId => $P4, quantity => 1 }] });
+            ok(wait_for(15, sub { processed('orders', $ev) == 1 }), 'handled');
+            ok($TRUE->((listed($P4, $rc->{json}{data}{review}{id}) || {})->{verifiedPurchase}), 'c verified');
+            ok($FALSE->((listed($P4, $rd->{json}{data}{review}{id}) || {})->{verifiedPurchase}), 'd not');
+            push @{ $ctx{cleanup} }, [$rc->{json}{data}{review}{id}, $c->{token}], [$rd->{json}{data}{review}{id}, $d->{token}];
+        },
+    },
+    {
+        # Protects: an event that cannot be right is set aside, not retried forever nor applied.
+        name    => 'a malformed order event is dead-lettered',
+        skip    => $NO_CATALOG,
+        then    => sub {
+            my $before = dead_count();
+            my $ev = publish('order.status_changed', { orderId => 91005, userId => $ctx{b}{id},
+                status => 'delivered', items => [{ productId => 'no es un id' }] });
+            ok(wait_for(15, sub { dead_count() > $before }), 'review.orders.dead gained a message');
+            is(processed('orders', $ev), 0, 'not recorded as processed');
+        },
+    },
+    {
+        name    => 'clean up the reviews of this file',
+        skip    => $NO_CATALOG,
+        then    => sub {
+            push @{ $ctx{cleanup} }, [$ctx{rb}, $ctx{b}{token}];
+            for my $c (@{ $ctx{cleanup} || [] }) {
+                is(api('DELETE', "/api/reviews/$c->[0]", undef, bearer($c->[1]))->{status}, 200,
+                    "review $c->[0] deleted");
+            }
+        },
+    },
+]);
+
+finish();
