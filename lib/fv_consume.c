@@ -60,7 +60,7 @@
 #define FV_CONSUME_DELAY_MIN_MS     1000
 #define FV_CONSUME_POLL_MS          1000
 #define FV_CONSUME_BACKOFF_MIN_MS   500
-#define FV_CONSUME_BACKOFF_MAX_MS   10000
+#define FV_CONSUME_BACKOFF_MAX_MS   5000
 #define FV_CONSUME_NAME_MAX         64
 #define FV_CONSUME_STORE            "rabbitmq"
 

@@ -192,10 +192,11 @@ fv_http_json(fv_worker_t *w, const char *method, const char *path, json_object *
         || curl_easy_setopt(c, CURLOPT_WRITEDATA, h) != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->error) != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_USERAGENT, "flores-service") != CURLE_OK
-        || (text != NULL
-            && (curl_easy_setopt(c, CURLOPT_POSTFIELDS, text) != CURLE_OK
-                || curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) strlen(text))
-                   != CURLE_OK))
+        || ((text != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0
+             || strcmp(method, "PATCH") == 0)
+            && (curl_easy_setopt(c, CURLOPT_POSTFIELDS, text != NULL ? text : "") != CURLE_OK
+                || curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE,
+                                    (long) (text != NULL ? strlen(text) : 0)) != CURLE_OK))
         || (text == NULL && strcmp(method, "HEAD") == 0
             && curl_easy_setopt(c, CURLOPT_NOBODY, 1L) != CURLE_OK))
     {

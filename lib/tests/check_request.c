@@ -113,6 +113,20 @@ bad_header(fv_req_t *r)
 }
 
 
+/* Who the library says is calling. */
+static int
+whoami(fv_req_t *r)
+{
+    json_object  *d = json_object_new_object();
+
+    (void) json_object_object_add(d, "service", json_object_new_boolean(fv_req_is_service(r)));
+    (void) json_object_object_add(d, "admin", json_object_new_boolean(fv_req_is_admin(r)));
+    (void) json_object_object_add(d, "role",
+        r->user_role ? json_object_new_string(r->user_role) : NULL);
+    return fv_reply(r, 200, d, NULL);
+}
+
+
 static const fv_route_t  routes[] = {
     { "GET", "/api/items", FV_PUBLIC, NULL, item_query, echo },
     { "POST", "/api/items", FV_USER, item_body, NULL, echo },
@@ -129,6 +143,8 @@ static const fv_route_t  routes[] = {
     { "GET", "/api/raw", FV_PUBLIC, NULL, NULL, raw },
     { "GET", "/api/header", FV_PUBLIC, NULL, NULL, bad_header },
     { "POST", "/api/nobody", FV_USER, NULL, NULL, echo },
+    { "POST", "/api/stock/reserve", FV_SERVICE, NULL, NULL, whoami },
+    { "GET", "/api/whoami", FV_PUBLIC, NULL, NULL, whoami },
     FV_ROUTES_END
 };
 
@@ -234,6 +250,91 @@ START_TEST(not_found_and_method_not_allowed)
     ck_assert_int_eq(m.status, 405);
     ck_assert_str_eq(mem_str(&m, "code"), "METHOD_NOT_ALLOWED");
     ck_assert_str_eq(mem_header(&m, "Allow", buf, sizeof(buf)), "GET, DELETE, PUT");
+    mem_free(&m);
+}
+END_TEST
+
+
+/* FV_SERVICE: the internal listener's role "service", or an admin; the role means nothing
+ * on any other request. */
+START_TEST(service_access)
+{
+    mem_req_t  m;
+    char       buf[128];
+
+    mem_init(&m, "POST", "/api/stock/reserve", NULL);
+    mem_param(&m, "FLORES_USER_ID", "");
+    mem_param(&m, "FLORES_USER_ROLE", "service");
+    mem_param(&m, "FLORES_INTERNAL", "1");
+    mem_run(&worker, &m);
+    ck_assert_int_eq(m.status, 200);
+    ck_assert_str_eq(mem_str(&m, "data.service"), "true");
+    ck_assert_str_eq(mem_str(&m, "data.role"), "service");
+    mem_free(&m);
+
+    mem_init(&m, "POST", "/api/stock/reserve", NULL);
+    mem_param(&m, "FLORES_USER_ID", "1");
+    mem_param(&m, "FLORES_USER_ROLE", "admin");
+    mem_run(&worker, &m);
+    ck_assert_int_eq(m.status, 200);
+    ck_assert_str_eq(mem_str(&m, "data.service"), "false");
+    ck_assert_str_eq(mem_str(&m, "data.admin"), "true");
+    mem_free(&m);
+
+    /* Anonymous: 401; a customer: 403. */
+    mem_init(&m, "POST", "/api/stock/reserve", NULL);
+    mem_run(&worker, &m);
+    ck_assert_int_eq(m.status, 401);
+    ck_assert_ptr_nonnull(mem_header(&m, "WWW-Authenticate", buf, sizeof(buf)));
+    mem_free(&m);
+
+    mem_init(&m, "POST", "/api/stock/reserve", NULL);
+    mem_param(&m, "FLORES_USER_ID", "7");
+    mem_param(&m, "FLORES_USER_ROLE", "customer");
+    mem_param(&m, "FLORES_INTERNAL", "1");
+    mem_run(&worker, &m);
+    ck_assert_int_eq(m.status, 403);
+    mem_free(&m);
+
+    /* Role "service" from anywhere but the internal passage (a token's claim) is refused
+     * and dropped: never a service, never any role. */
+    mem_init(&m, "POST", "/api/stock/reserve", NULL);
+    mem_param(&m, "FLORES_USER_ROLE", "service");
+    mem_run(&worker, &m);
+    ck_assert_int_eq(m.status, 401);
+    mem_free(&m);
+
+    mem_init(&m, "POST", "/api/stock/reserve", NULL);
+    mem_param(&m, "FLORES_USER_ID", "9");
+    mem_param(&m, "FLORES_USER_ROLE", "service");
+    mem_param(&m, "FLORES_INTERNAL", "");
+    mem_run(&worker, &m);
+    ck_assert_int_eq(m.status, 403);
+    mem_free(&m);
+
+    mem_init(&m, "POST", "/api/stock/reserve", NULL);
+    mem_param(&m, "FLORES_USER_ROLE", "service");
+    mem_param(&m, "FLORES_INTERNAL", "yes");
+    mem_run(&worker, &m);
+    ck_assert_int_eq(m.status, 401);
+    mem_free(&m);
+
+    mem_init(&m, "GET", "/api/whoami", NULL);
+    mem_param(&m, "FLORES_USER_ID", "9");
+    mem_param(&m, "FLORES_USER_ROLE", "service");
+    mem_run(&worker, &m);
+    ck_assert_int_eq(m.status, 200);
+    ck_assert_str_eq(mem_str(&m, "data.service"), "false");
+    ck_assert_ptr_null(mem_str(&m, "data.role"));
+    mem_free(&m);
+
+    /* A client header cannot claim the passage. */
+    mem_init(&m, "POST", "/api/stock/reserve", NULL);
+    mem_param(&m, "FLORES_USER_ROLE", "service");
+    mem_param(&m, "HTTP_FLORES_INTERNAL", "1");
+    mem_param(&m, "HTTP_X_FLORES_INTERNAL", "1");
+    mem_run(&worker, &m);
+    ck_assert_int_eq(m.status, 401);
     mem_free(&m);
 }
 END_TEST
@@ -756,6 +857,7 @@ main(void)
     tcase_add_test(tc, request_ids);
     tcase_add_test(tc, not_found_and_method_not_allowed);
     tcase_add_test(tc, access_checks);
+    tcase_add_test(tc, service_access);
     tcase_add_test(tc, valid_body_is_normalised);
     tcase_add_test(tc, validation_errors_list_every_field);
     tcase_add_test(tc, empty_body_means_required_fields_missing);

@@ -1,5 +1,6 @@
 /* flores-events.c: watch and prepare the event bus: tail messages as JSON lines, declare
- * durable queues that keep messages while nobody listens, count or delete them, publish one. */
+ * durable queues that keep messages while nobody listens, count or delete them, publish one,
+ * and list or replay what consumers dead-lettered. */
 
 #include <config.h>
 
@@ -12,7 +13,7 @@
 #include <sys/time.h>
 #include <amqp.h>
 
-#include "fv.h"
+#include "fv_internal.h"
 
 
 #define EV_OK         0
@@ -24,9 +25,11 @@
 #define EV_CHANNEL    1     /* the channel fv_amqp_open() opened */
 #define EV_BINDS_MAX  32
 #define EV_SLICE_MS   200   /* how often a blocked tail looks at signals */
+#define EV_DEAD_MAX   1000  /* dead list: messages shown at most (held unacknowledged) */
 
 typedef struct {
     const char           *cmd;
+    const char           *sub;            /* dead: list or replay */
     const char           *queue;
     const char           *binds[EV_BINDS_MAX];
     size_t                nbinds;
@@ -58,6 +61,8 @@ ev_usage(FILE *f)
         "  flores-events count --queue NAME\n"
         "  flores-events delete --queue NAME\n"
         "  flores-events publish --type TYPE [--data JSON]\n"
+        "  flores-events dead list --queue NAME [--count N]\n"
+        "  flores-events dead replay --queue NAME [--count N]\n"
         "\n"
         "tail     prints each message body as one JSON line on stdout and acknowledges it.\n"
         "         Without --queue it listens on a private queue that lives as long as it\n"
@@ -71,11 +76,20 @@ ev_usage(FILE *f)
         "delete   deletes a queue and the messages in it.\n"
         "publish  publishes one event {id, type, occurredAt, source, data} with routing key\n"
         "         TYPE (data: a JSON object, default {}) and waits for the broker's confirm.\n"
+        "dead     the dead-letter queue of a consumer: NAME is the consumer's queue\n"
+        "         (\"product.rating\") or its \".dead\" queue.\n"
+        "  list   prints each dead message as one JSON line {\"reason\", \"attempts\",\n"
+        "         \"deadAt\", \"routingKey\", \"consumer\", \"event\"} (event: the body, parsed\n"
+        "         when it is JSON, else a string) and leaves it in the queue; the first\n"
+        "         --count (default and at most 1000).\n"
+        "  replay moves --count messages (default: all there are) back to the consumer's\n"
+        "         queue, each with a fresh count of attempts, and prints how many moved;\n"
+        "         a message leaves the dead queue only once the broker confirmed its copy.\n"
         "\n"
         "Environment: FLORES_AMQP_URL (amqp://user:password@host:port/vhost),\n"
         "FLORES_AMQP_EXCHANGE (default flores.events).\n"
-        "Exit status: 0 done; 1 tail timed out before --count messages, or count/delete\n"
-        "found no such queue; 2 usage; 3 broker unreachable or refusing.\n");
+        "Exit status: 0 done; 1 tail timed out before --count messages, or count, delete\n"
+        "or dead found no such queue; 2 usage; 3 broker unreachable or refusing.\n");
 }
 
 
@@ -109,6 +123,15 @@ ev_parse(int argc, char **argv, ev_opts_t *o)
     }
 
     optind = 2;
+
+    if (strcmp(o->cmd, "dead") == 0) {
+        if (argc < 3 || (strcmp(argv[2], "list") != 0 && strcmp(argv[2], "replay") != 0)) {
+            (void) fprintf(stderr, "flores-events dead: list or replay\n");
+            return -1;
+        }
+        o->sub = argv[2];
+        optind = 3;
+    }
 
     while ((c = getopt_long(argc, argv, "b:q:n:t:y:d:h", opts, NULL)) != -1) {
         switch (c) {
@@ -184,6 +207,20 @@ ev_parse(int argc, char **argv, ev_opts_t *o)
             || o->count != 0 || o->timeout != 0)
         {
             (void) fprintf(stderr, "flores-events publish: --type (and --data) only\n");
+            return -1;
+        }
+        return 0;
+    }
+
+    if (strcmp(o->cmd, "dead") == 0) {
+        if (o->queue == NULL || o->nbinds > 0 || o->timeout != 0) {
+            (void) fprintf(stderr, "flores-events dead %s: --queue (and --count) only\n",
+                o->sub);
+            return -1;
+        }
+        if (strcmp(o->sub, "list") == 0 && o->count > EV_DEAD_MAX) {
+            (void) fprintf(stderr, "flores-events dead list: --count is at most %d\n",
+                EV_DEAD_MAX);
             return -1;
         }
         return 0;
@@ -472,6 +509,268 @@ ev_tail(amqp_connection_state_t c, const ev_opts_t *o, const char *exchange)
 }
 
 
+/* ---- dead letters ---------------------------------------------------------------------- */
+
+/* The dead queue and the consumer's queue for NAME (either of them). */
+static int
+ev_dead_names(const char *name, char *dead, size_t dsize, char *queue, size_t qsize)
+{
+    size_t  n = strlen(name);
+
+    if (n > 5 && strcmp(name + n - 5, ".dead") == 0) {
+        (void) snprintf(dead, dsize, "%s", name);
+        (void) snprintf(queue, qsize, "%.*s", (int) (n - 5), name);
+    } else {
+        (void) snprintf(dead, dsize, "%s.dead", name);
+        (void) snprintf(queue, qsize, "%s", name);
+    }
+
+    return strlen(dead) <= 255 ? 0 : -1;
+}
+
+
+static const amqp_field_value_t *
+ev_header(const amqp_basic_properties_t *p, const char *name)
+{
+    size_t  n = strlen(name);
+    int     i;
+
+    if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG)) {
+        return NULL;
+    }
+
+    for (i = 0; i < p->headers.num_entries; i++) {
+        if (p->headers.entries[i].key.len == n
+            && memcmp(p->headers.entries[i].key.bytes, name, n) == 0)
+        {
+            return &p->headers.entries[i].value;
+        }
+    }
+
+    return NULL;
+}
+
+
+static json_object *
+ev_header_json(const amqp_basic_properties_t *p, const char *name)
+{
+    const amqp_field_value_t  *v = ev_header(p, name);
+
+    if (v == NULL) {
+        return NULL;
+    }
+
+    switch (v->kind) {
+    case AMQP_FIELD_KIND_UTF8:
+    case AMQP_FIELD_KIND_BYTES:
+        return json_object_new_string_len(v->value.bytes.bytes, (int) v->value.bytes.len);
+    case AMQP_FIELD_KIND_I8:   return json_object_new_int(v->value.i8);
+    case AMQP_FIELD_KIND_U8:   return json_object_new_int(v->value.u8);
+    case AMQP_FIELD_KIND_I16:  return json_object_new_int(v->value.i16);
+    case AMQP_FIELD_KIND_U16:  return json_object_new_int(v->value.u16);
+    case AMQP_FIELD_KIND_I32:  return json_object_new_int(v->value.i32);
+    case AMQP_FIELD_KIND_U32:  return json_object_new_int64(v->value.u32);
+    case AMQP_FIELD_KIND_I64:  return json_object_new_int64(v->value.i64);
+    default:                   return NULL;
+    }
+}
+
+
+static void
+ev_dead_print(const amqp_message_t *m)
+{
+    const amqp_basic_properties_t  *p = &m->properties;
+    json_object                    *line, *event = NULL, *v;
+    json_tokener                   *tok;
+
+    line = json_object_new_object();
+    if (line == NULL) {
+        return;
+    }
+
+    v = ev_header_json(p, "x-flores-reason");
+    (void) json_object_object_add(line, "reason", v);
+    v = ev_header_json(p, "x-flores-attempts");
+    (void) json_object_object_add(line, "attempts", v ? v : json_object_new_int(0));
+    (void) json_object_object_add(line, "deadAt", ev_header_json(p, "x-flores-dead-at"));
+    (void) json_object_object_add(line, "routingKey",
+        ev_header_json(p, "x-flores-routing-key"));
+    (void) json_object_object_add(line, "consumer", ev_header_json(p, "x-flores-consumer"));
+
+    tok = json_tokener_new();
+    if (tok != NULL && m->body.len < INT32_MAX) {
+        event = json_tokener_parse_ex(tok, m->body.bytes, (int) m->body.len);
+        if (json_tokener_get_error(tok) != json_tokener_success
+            || json_tokener_get_parse_end(tok) != m->body.len)
+        {
+            json_object_put(event);
+            event = NULL;
+        }
+    }
+    json_tokener_free(tok);
+
+    if (event == NULL) {
+        event = json_object_new_string_len(m->body.bytes, (int) m->body.len);
+    }
+    (void) json_object_object_add(line, "event", event);
+
+    (void) puts(json_object_to_json_string_ext(line,
+        JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    (void) fflush(stdout);
+    json_object_put(line);
+}
+
+
+/* Takes the next message of queue without acknowledging it: 1 got, 0 queue empty, or an
+ * exit status above 0 wrapped as a negative number. */
+static int
+ev_get(amqp_connection_state_t c, const char *queue, amqp_message_t *m, uint64_t *tag)
+{
+    amqp_rpc_reply_t      r;
+    amqp_basic_get_ok_t  *ok;
+    int                   rc;
+
+    amqp_maybe_release_buffers(c);
+
+    r = amqp_basic_get(c, EV_CHANNEL, amqp_cstring_bytes(queue), 0);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        rc = ev_check(c, "getting a message");
+        return -(rc ? rc : EV_BROKER);
+    }
+
+    if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD) {
+        return 0;
+    }
+
+    ok = r.reply.decoded;
+    *tag = ok->delivery_tag;
+
+    r = amqp_read_message(c, EV_CHANNEL, m, 0);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        fv_log(FV_LOG_ERROR, "reading a message failed");
+        return -EV_BROKER;
+    }
+
+    return 1;
+}
+
+
+/* Shows the first messages of the dead queue; they stay where they are: each is held
+ * unacknowledged until all are shown (so that the next get finds the next one), then all
+ * go back with one nack. */
+static int
+ev_dead_list(amqp_connection_state_t c, const ev_opts_t *o, const char *dead)
+{
+    amqp_message_t  m;
+    uint64_t        tag = 0, last = 0;
+    long            n, max = o->count > 0 ? o->count : EV_DEAD_MAX;
+    int             rc = EV_OK;
+
+    for (n = 0; n < max && !ev_stop; n++) {
+        rc = ev_get(c, dead, &m, &tag);
+
+        if (rc <= 0) {
+            rc = -rc;
+            break;
+        }
+
+        last = tag;
+        ev_dead_print(&m);
+        amqp_destroy_message(&m);
+        rc = EV_OK;
+    }
+
+    if (last != 0 && amqp_basic_nack(c, EV_CHANNEL, last, 1, 1) != AMQP_STATUS_OK) {
+        fv_log(FV_LOG_ERROR, "returning the messages failed (the broker requeues them when "
+            "the connection closes)");
+        return EV_BROKER;
+    }
+
+    return rc;
+}
+
+
+/* Moves dead messages back to the consumer's queue, one at a time: copy, confirm, ack.
+ * Without --count, as many as the queue held at the start: a message that dies again
+ * meanwhile is not replayed twice. */
+static int
+ev_dead_replay(fv_amqp_t *a, const ev_opts_t *o, const char *dead, const char *queue,
+    long held)
+{
+    amqp_connection_state_t    c = fv_amqp_connection(a);
+    const amqp_field_value_t  *v;
+    amqp_table_entry_t         h[1];
+    amqp_message_t             m;
+    fv_amqp_msg_t              msg;
+    uint64_t                   tag = 0;
+    char                       id[128], type[256];
+    long                       moved = 0;
+    int                        rc = EV_OK;
+
+    while (moved < (o->count > 0 ? o->count : held) && !ev_stop) {
+        rc = ev_get(c, dead, &m, &tag);
+
+        if (rc <= 0) {
+            rc = -rc;
+            break;
+        }
+
+        memset(&msg, 0, sizeof(msg));
+        msg.exchange = "";
+        msg.routing_key = queue;
+
+        id[0] = '\0';
+        if ((m.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+            && m.properties.message_id.len < sizeof(id))
+        {
+            memcpy(id, m.properties.message_id.bytes, m.properties.message_id.len);
+            id[m.properties.message_id.len] = '\0';
+            msg.message_id = id;
+        }
+
+        type[0] = '\0';
+        if ((m.properties._flags & AMQP_BASIC_TYPE_FLAG)
+            && m.properties.type.len < sizeof(type))
+        {
+            memcpy(type, m.properties.type.bytes, m.properties.type.len);
+            type[m.properties.type.len] = '\0';
+            msg.type = type;
+        }
+
+        /* A fresh count of attempts; where it first came from stays known. */
+        v = ev_header(&m.properties, "x-flores-routing-key");
+        if (v != NULL && v->kind == AMQP_FIELD_KIND_UTF8) {
+            h[0].key = amqp_cstring_bytes("x-flores-routing-key");
+            h[0].value = *v;
+            msg.headers.num_entries = 1;
+            msg.headers.entries = h;
+        }
+
+        if (fv_amqp_send(a, &msg, m.body.bytes, m.body.len, NULL, NULL) != 0) {
+            amqp_destroy_message(&m);
+            fv_log(FV_LOG_ERROR, "the copy was not confirmed: the message stays dead");
+            rc = EV_BROKER;
+            break;
+        }
+
+        amqp_destroy_message(&m);
+
+        if (amqp_basic_ack(c, EV_CHANNEL, tag, 0) != AMQP_STATUS_OK) {
+            /* It stays dead and is also back in the queue: handlers are idempotent. */
+            fv_log(FV_LOG_ERROR, "acknowledging a replayed message failed");
+            rc = EV_BROKER;
+            break;
+        }
+
+        moved++;
+        rc = EV_OK;
+    }
+
+    (void) printf("%ld\n", moved);
+    return rc;
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -483,7 +782,8 @@ main(int argc, char **argv)
     amqp_queue_declare_ok_t  *qd;
     amqp_queue_delete_ok_t   *qx;
     const char               *exchange;
-    char                      name[256];
+    char                      name[256], dead[300];
+    long                      held;
     int                       rc;
 
     if (ev_parse(argc, argv, &o) != 0) {
@@ -531,6 +831,27 @@ main(int argc, char **argv)
 
     } else if (strcmp(o.cmd, "publish") == 0) {
         rc = ev_publish(a, &o);
+
+    } else if (strcmp(o.cmd, "dead") == 0) {
+        if (ev_dead_names(o.queue, dead, sizeof(dead), name, sizeof(name)) != 0) {
+            fv_log(FV_LOG_ERROR, "--queue: name too long");
+            rc = EV_USAGE;
+        } else {
+            /* Both queues must exist: a typo never creates one. */
+            qd = amqp_queue_declare(c, EV_CHANNEL, amqp_cstring_bytes(dead), 1, 0, 0, 0,
+                amqp_empty_table);
+            rc = ev_check(c, "looking up the dead-letter queue");
+            held = rc == 0 && qd != NULL ? (long) qd->message_count : 0;
+            if (rc == 0) {
+                (void) amqp_queue_declare(c, EV_CHANNEL, amqp_cstring_bytes(name), 1, 0, 0, 0,
+                    amqp_empty_table);
+                rc = ev_check(c, "looking up the consumer's queue");
+            }
+            if (rc == 0) {
+                rc = strcmp(o.sub, "list") == 0 ? ev_dead_list(c, &o, dead)
+                                                : ev_dead_replay(a, &o, dead, name, held);
+            }
+        }
 
     } else {
         qx = amqp_queue_delete(c, EV_CHANNEL, amqp_cstring_bytes(o.queue), 0, 0);
