@@ -19,7 +19,9 @@
  * Returns the reply's parsed JSON (the caller puts it) with *status its HTTP status; or
  * NULL with *status 0 when no reply came (unreachable, timed out, over
  * FV_HTTP_MAX_RESPONSE, FLORES_INTERNAL_URL unset): the caller returns FV_STORE_DOWN; or
- * NULL with *status set when the reply had no JSON body (204, or not JSON).
+ * NULL with *status set when the reply had no JSON body (204, or not JSON).  A callee that
+ * is down or slow comes back as the gateway's 503 or 504 (JSON): treat *status >= 500 as
+ * FV_STORE_DOWN too.
  */
 json_object *fv_http_json(fv_worker_t *w, const char *method, const char *path,
     json_object *body, const char *request_id, long *status);
