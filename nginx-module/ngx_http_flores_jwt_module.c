@@ -3,7 +3,14 @@
  * Flores Victoria gateway module, JWT: validates "Authorization: Bearer"
  * access tokens in the access phase and exposes the verified claims as
  * variables ($flores_jwt_sub, $flores_jwt_role, $flores_jwt_email,
- * $flores_jwt_claim_<name>, $flores_jwt_error).
+ * $flores_jwt_claim_<name>, $flores_jwt_error, $flores_jwt_cache).
+ *
+ * A token is checked with OpenSSL against a key prepared when the
+ * configuration is loaded, its header and claims read with json-c. Each
+ * worker keeps the tokens whose signature it has verified ("flores_jwt_cache"),
+ * with their claims: a token sent again skips the signature check and the
+ * parsing, never the checks of time, issuer, audience and role, which every
+ * use repeats against the location's configuration.
  */
 
 
@@ -11,9 +18,12 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <jwt.h>
 #include <json-c/json.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -29,6 +39,17 @@
 #define NGX_HTTP_FLORES_JWT_KEY_RSA         2
 #define NGX_HTTP_FLORES_JWT_KEY_EC          3
 
+/* the algorithms: index ngx_http_flores_jwt_algs[] */
+#define NGX_HTTP_FLORES_JWT_HS256           0
+#define NGX_HTTP_FLORES_JWT_HS384           1
+#define NGX_HTTP_FLORES_JWT_HS512           2
+#define NGX_HTTP_FLORES_JWT_RS256           3
+#define NGX_HTTP_FLORES_JWT_RS384           4
+#define NGX_HTTP_FLORES_JWT_RS512           5
+#define NGX_HTTP_FLORES_JWT_ES256           6
+#define NGX_HTTP_FLORES_JWT_ES384           7
+#define NGX_HTTP_FLORES_JWT_ALGS            8
+
 /* why a token was refused: indexes ngx_http_flores_jwt_reasons[] */
 #define NGX_HTTP_FLORES_JWT_ACCEPTED        0
 #define NGX_HTTP_FLORES_JWT_MISSING         1
@@ -41,10 +62,12 @@
 #define NGX_HTTP_FLORES_JWT_AUDIENCE        8
 #define NGX_HTTP_FLORES_JWT_ROLE            9
 
-/*
- * The longest token accepted, in bytes. Also a safety bound: libjwt 1.10
- * copies each part of the token onto the stack with alloca().
- */
+/* $flores_jwt_cache */
+#define NGX_HTTP_FLORES_JWT_CACHE_NONE      0
+#define NGX_HTTP_FLORES_JWT_CACHE_MISS      1
+#define NGX_HTTP_FLORES_JWT_CACHE_HIT       2
+
+/* the longest token accepted, in bytes */
 #define NGX_HTTP_FLORES_JWT_MAX_TOKEN       8192
 
 /* HMAC secrets: at least the size of the SHA-256 output (RFC 7518, 3.2) */
@@ -52,11 +75,40 @@
 #define NGX_HTTP_FLORES_JWT_MAX_KEY_FILE    65536
 #define NGX_HTTP_FLORES_JWT_MIN_RSA_BITS    2048
 
-/* the longest claim name in $flores_jwt_claim_<name> */
-#define NGX_HTTP_FLORES_JWT_MAX_CLAIM       128
+/* seconds; a cached token this far past its "exp" is of no use anywhere */
+#define NGX_HTTP_FLORES_JWT_MAX_LEEWAY      600
+
+#define NGX_HTTP_FLORES_JWT_CACHE_SIZE      1024
+#define NGX_HTTP_FLORES_JWT_CACHE_MAX       1048576
+
+/* ngx_http_flores_jwt_claim_t flags */
+#define NGX_HTTP_FLORES_JWT_STRING          0x01
+/* control characters: never passed on */
+#define NGX_HTTP_FLORES_JWT_UNSAFE          0x02
 
 #define ngx_http_flores_jwt_401(msg)                                         \
     { NGX_HTTP_UNAUTHORIZED, ngx_string("UNAUTHORIZED"), ngx_string(msg) }
+
+
+typedef struct {
+    ngx_str_t                    name;
+    /* OpenSSL's name of the hash */
+    const char                  *digest;
+    ngx_uint_t                   type;
+    /* HS*: the shortest secret (the hash's size); ES*: the size of r and s */
+    size_t                       size;
+    /* ES*: the NID of the curve */
+    int                          curve;
+} ngx_http_flores_jwt_alg_t;
+
+
+/* a key made ready for one algorithm, when a location first needs it */
+typedef struct {
+    /* HS*: the secret already set, re-initialized for each token */
+    EVP_MAC_CTX                 *mac;
+    /* RS*, ES* */
+    EVP_MD                      *md;
+} ngx_http_flores_jwt_verifier_t;
 
 
 typedef struct {
@@ -64,9 +116,12 @@ typedef struct {
     /* the secret for HMAC, the PEM text for RSA and EC */
     ngx_str_t                    data;
     ngx_uint_t                   type;
+    /* RSA, EC */
+    EVP_PKEY                    *pkey;
     /* RSA: the key size in bits; EC: the NID of the curve */
     int                          bits;
     int                          curve;
+    ngx_http_flores_jwt_verifier_t  verifiers[NGX_HTTP_FLORES_JWT_ALGS];
     u_char                      *conf_file;
     ngx_uint_t                   line;
 } ngx_http_flores_jwt_key_t;
@@ -86,10 +141,92 @@ typedef struct {
 } ngx_http_flores_jwt_conf_t;
 
 
+/*
+ * The claims of a verified token, in one block that holds no pointer, so
+ * that it can be copied whole: offsets count from the block's start. The
+ * header is followed by nclaims ngx_http_flores_jwt_claim_t, naud
+ * ngx_http_flores_jwt_claim_t (the strings of "aud": value and value_len
+ * only), then the bytes of names and values.
+ */
+
 typedef struct {
-    /* the verified token, NULL unless it was accepted */
-    jwt_t                       *jwt;
-    ngx_uint_t                   reason;
+    uint32_t                     name;
+    uint32_t                     name_len;
+    /* a string as it is, any other JSON value as compact JSON */
+    uint32_t                     value;
+    uint32_t                     value_len;
+    uint32_t                     flags;
+} ngx_http_flores_jwt_claim_t;
+
+
+typedef struct {
+    /* the block's size, in bytes */
+    size_t                       size;
+    time_t                       exp;
+    /* 0 when the token has no "nbf" */
+    time_t                       nbf;
+    ngx_uint_t                   nclaims;
+    ngx_uint_t                   naud;
+} ngx_http_flores_jwt_claims_t;
+
+
+/* a claim while the block is made: pointers into the parsed payload */
+
+typedef struct {
+    const char                  *name;
+    size_t                       name_len;
+    const char                  *value;
+    size_t                       value_len;
+    ngx_uint_t                   flags;
+} ngx_http_flores_jwt_text_t;
+
+
+/*
+ * A token whose signature verified with a key under an algorithm, in one
+ * allocation: the node, its claims, the token's bytes.
+ */
+
+typedef struct ngx_http_flores_jwt_node_s  ngx_http_flores_jwt_node_t;
+
+struct ngx_http_flores_jwt_node_s {
+    ngx_http_flores_jwt_node_t      *next;
+    ngx_queue_t                      queue;
+    uint32_t                         hash;
+    ngx_http_flores_jwt_key_t       *key;
+    ngx_uint_t                       algorithm;
+    ngx_http_flores_jwt_claims_t    *claims;
+    u_char                          *token;
+    size_t                           token_len;
+};
+
+
+/*
+ * The worker's verified tokens: a hash table of chains and a queue, most
+ * recently used first. Each worker fills its own copy, made at fork.
+ */
+
+typedef struct {
+    ngx_http_flores_jwt_node_t     **buckets;
+    /* buckets - 1, a power of two minus one */
+    ngx_uint_t                       mask;
+    ngx_queue_t                      queue;
+    ngx_uint_t                       size;
+    ngx_uint_t                       count;
+} ngx_http_flores_jwt_cache_t;
+
+
+typedef struct {
+    /* 0: off */
+    ngx_uint_t                       cache_size;
+    ngx_http_flores_jwt_cache_t     *cache;
+} ngx_http_flores_jwt_main_conf_t;
+
+
+typedef struct {
+    /* the verified claims (in the request's pool), NULL unless accepted */
+    ngx_http_flores_jwt_claims_t    *claims;
+    ngx_uint_t                       reason;
+    ngx_uint_t                       cache;
 } ngx_http_flores_jwt_ctx_t;
 
 
@@ -102,33 +239,61 @@ typedef struct {
 static ngx_int_t ngx_http_flores_jwt_token(ngx_http_request_t *r,
     ngx_str_t *token);
 static ngx_int_t ngx_http_flores_jwt_verify(ngx_http_request_t *r,
-    ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token, jwt_t **jwtp);
-static ngx_int_t ngx_http_flores_jwt_claims(ngx_http_request_t *r,
-    ngx_http_flores_jwt_conf_t *jcf, jwt_t *jwt);
-static ngx_int_t ngx_http_flores_jwt_diagnose(ngx_http_request_t *r,
+    ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token,
+    ngx_http_flores_jwt_ctx_t *ctx);
+static ngx_int_t ngx_http_flores_jwt_decode(ngx_http_request_t *r,
+    ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token,
+    ngx_http_flores_jwt_claims_t **claimsp);
+static ngx_int_t ngx_http_flores_jwt_signature(ngx_http_request_t *r,
+    ngx_http_flores_jwt_conf_t *jcf, u_char *input, size_t len,
+    ngx_str_t *sig);
+static ngx_int_t ngx_http_flores_jwt_read_claims(ngx_http_request_t *r,
+    json_object *payload, ngx_http_flores_jwt_claims_t **claimsp);
+static ngx_int_t ngx_http_flores_jwt_date(json_object *v, time_t *date);
+static ngx_int_t ngx_http_flores_jwt_check(ngx_http_request_t *r,
+    ngx_http_flores_jwt_conf_t *jcf, ngx_http_flores_jwt_claims_t *claims);
+static ngx_http_flores_jwt_claim_t *ngx_http_flores_jwt_find(
+    ngx_http_flores_jwt_claims_t *claims, u_char *name, size_t len);
+static ngx_int_t ngx_http_flores_jwt_decode_part(ngx_http_request_t *r,
+    u_char *start, u_char *end, json_object **objp);
+static ngx_int_t ngx_http_flores_jwt_canonical(u_char *start, u_char *end);
+
+static ngx_http_flores_jwt_node_t *ngx_http_flores_jwt_cache_lookup(
+    ngx_http_flores_jwt_cache_t *cache, uint32_t hash,
     ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token);
-static json_object *ngx_http_flores_jwt_decode_part(ngx_http_request_t *r,
-    u_char *start, u_char *end);
-static ngx_int_t ngx_http_flores_jwt_audience(jwt_t *jwt, ngx_str_t *aud);
+static void ngx_http_flores_jwt_cache_insert(ngx_http_request_t *r,
+    ngx_http_flores_jwt_cache_t *cache, uint32_t hash,
+    ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token,
+    ngx_http_flores_jwt_claims_t *claims);
+static void ngx_http_flores_jwt_cache_delete(
+    ngx_http_flores_jwt_cache_t *cache, ngx_http_flores_jwt_node_t *node);
+static void ngx_http_flores_jwt_cache_cleanup(void *data);
+
 static ngx_http_flores_jwt_ctx_t *ngx_http_flores_jwt_get_ctx(
     ngx_http_request_t *r);
 static void ngx_http_flores_jwt_cleanup(void *data);
 
 static ngx_int_t ngx_http_flores_jwt_claim(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, const char *name);
+    ngx_http_variable_value_t *v, u_char *name, size_t len);
 static ngx_int_t ngx_http_flores_jwt_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_flores_jwt_claim_prefix_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_flores_jwt_error_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_flores_jwt_cache_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 static ngx_int_t ngx_http_flores_jwt_add_variables(ngx_conf_t *cf);
+static void *ngx_http_flores_jwt_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_flores_jwt_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_flores_jwt_create_conf(ngx_conf_t *cf);
 static char *ngx_http_flores_jwt_merge_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_flores_jwt_check_key(ngx_conf_t *cf,
     ngx_http_flores_jwt_conf_t *jcf);
+static char *ngx_http_flores_jwt_prepare_key(ngx_conf_t *cf,
+    ngx_http_flores_jwt_key_t *key, ngx_uint_t algorithm);
 static char *ngx_http_flores_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_flores_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -140,6 +305,8 @@ static char *ngx_http_flores_jwt_parse_pem(ngx_conf_t *cf,
 static void ngx_http_flores_jwt_key_cleanup(void *data);
 static char *ngx_http_flores_jwt_require_role(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_flores_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_flores_jwt_not_empty(ngx_conf_t *cf, void *post,
     void *data);
 static ngx_int_t ngx_http_flores_jwt_init(ngx_conf_t *cf);
@@ -154,21 +321,36 @@ static ngx_conf_enum_t  ngx_http_flores_jwt_modes[] = {
 
 
 static ngx_conf_enum_t  ngx_http_flores_jwt_algorithms[] = {
-    { ngx_string("HS256"), JWT_ALG_HS256 },
-    { ngx_string("HS384"), JWT_ALG_HS384 },
-    { ngx_string("HS512"), JWT_ALG_HS512 },
-    { ngx_string("RS256"), JWT_ALG_RS256 },
-    { ngx_string("RS384"), JWT_ALG_RS384 },
-    { ngx_string("RS512"), JWT_ALG_RS512 },
-    { ngx_string("ES256"), JWT_ALG_ES256 },
-    { ngx_string("ES384"), JWT_ALG_ES384 },
+    { ngx_string("HS256"), NGX_HTTP_FLORES_JWT_HS256 },
+    { ngx_string("HS384"), NGX_HTTP_FLORES_JWT_HS384 },
+    { ngx_string("HS512"), NGX_HTTP_FLORES_JWT_HS512 },
+    { ngx_string("RS256"), NGX_HTTP_FLORES_JWT_RS256 },
+    { ngx_string("RS384"), NGX_HTTP_FLORES_JWT_RS384 },
+    { ngx_string("RS512"), NGX_HTTP_FLORES_JWT_RS512 },
+    { ngx_string("ES256"), NGX_HTTP_FLORES_JWT_ES256 },
+    { ngx_string("ES384"), NGX_HTTP_FLORES_JWT_ES384 },
     { ngx_null_string, 0 }
+};
+
+
+/* in the order of NGX_HTTP_FLORES_JWT_HS256 ... ES384 */
+static ngx_http_flores_jwt_alg_t  ngx_http_flores_jwt_algs[] = {
+    { ngx_string("HS256"), "SHA256", NGX_HTTP_FLORES_JWT_KEY_HMAC, 32, 0 },
+    { ngx_string("HS384"), "SHA384", NGX_HTTP_FLORES_JWT_KEY_HMAC, 48, 0 },
+    { ngx_string("HS512"), "SHA512", NGX_HTTP_FLORES_JWT_KEY_HMAC, 64, 0 },
+    { ngx_string("RS256"), "SHA256", NGX_HTTP_FLORES_JWT_KEY_RSA, 0, 0 },
+    { ngx_string("RS384"), "SHA384", NGX_HTTP_FLORES_JWT_KEY_RSA, 0, 0 },
+    { ngx_string("RS512"), "SHA512", NGX_HTTP_FLORES_JWT_KEY_RSA, 0, 0 },
+    { ngx_string("ES256"), "SHA256", NGX_HTTP_FLORES_JWT_KEY_EC, 32,
+      NID_X9_62_prime256v1 },
+    { ngx_string("ES384"), "SHA384", NGX_HTTP_FLORES_JWT_KEY_EC, 48,
+      NID_secp384r1 }
 };
 
 
 /* seconds */
 static ngx_conf_num_bounds_t  ngx_http_flores_jwt_leeway_bounds = {
-    ngx_conf_check_num_bounds, 0, 600
+    ngx_conf_check_num_bounds, 0, NGX_HTTP_FLORES_JWT_MAX_LEEWAY
 };
 
 
@@ -228,6 +410,13 @@ static ngx_command_t  ngx_http_flores_jwt_commands[] = {
       0,
       NULL },
 
+    { ngx_string("flores_jwt_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_flores_jwt_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -236,8 +425,8 @@ static ngx_http_module_t  ngx_http_flores_jwt_module_ctx = {
     ngx_http_flores_jwt_add_variables,     /* preconfiguration */
     ngx_http_flores_jwt_init,              /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_flores_jwt_create_main_conf,  /* create main configuration */
+    ngx_http_flores_jwt_init_main_conf,    /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -289,6 +478,10 @@ static ngx_http_variable_t  ngx_http_flores_jwt_vars[] = {
       ngx_http_flores_jwt_error_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("flores_jwt_cache"), NULL,
+      ngx_http_flores_jwt_cache_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -328,6 +521,13 @@ static ngx_http_flores_jwt_reason_t  ngx_http_flores_jwt_reasons[] = {
 };
 
 
+static ngx_str_t  ngx_http_flores_jwt_cache_status[] = {
+    ngx_string(""),
+    ngx_string("miss"),
+    ngx_string("hit")
+};
+
+
 static ngx_str_t  ngx_http_flores_jwt_challenge =
     ngx_string("Bearer realm=\"flores-victoria\", error=\"invalid_token\"");
 
@@ -335,7 +535,6 @@ static ngx_str_t  ngx_http_flores_jwt_challenge =
 static ngx_int_t
 ngx_http_flores_jwt_handler(ngx_http_request_t *r)
 {
-    jwt_t                         *jwt;
     ngx_int_t                      reason;
     ngx_str_t                      token;
     ngx_table_elt_t               *h;
@@ -357,16 +556,8 @@ ngx_http_flores_jwt_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_flores_jwt_get_ctx(r);
 
-    if (ctx != NULL) {
-        if (ctx->jwt != NULL) {
-            jwt_free(ctx->jwt);
-            ctx->jwt = NULL;
-        }
-
-        ctx->reason = NGX_HTTP_FLORES_JWT_ACCEPTED;
-
-    } else {
-        /* the ctx lives in its cleanup: one allocation, freed with the pool */
+    if (ctx == NULL) {
+        /* the ctx lives in its cleanup: one allocation, found again later */
 
         cln = ngx_pool_cleanup_add(r->pool,
                                    sizeof(ngx_http_flores_jwt_ctx_t));
@@ -375,11 +566,12 @@ ngx_http_flores_jwt_handler(ngx_http_request_t *r)
         }
 
         ctx = cln->data;
-        ctx->jwt = NULL;
-        ctx->reason = NGX_HTTP_FLORES_JWT_ACCEPTED;
-
         cln->handler = ngx_http_flores_jwt_cleanup;
     }
+
+    ctx->claims = NULL;
+    ctx->reason = NGX_HTTP_FLORES_JWT_ACCEPTED;
+    ctx->cache = NGX_HTTP_FLORES_JWT_CACHE_NONE;
 
     ngx_http_set_ctx(r, ctx, ngx_http_flores_jwt_module);
 
@@ -394,33 +586,26 @@ ngx_http_flores_jwt_handler(ngx_http_request_t *r)
     }
 
     if (reason == NGX_HTTP_FLORES_JWT_ACCEPTED) {
-        jwt = NULL;
 
-        reason = ngx_http_flores_jwt_verify(r, jcf, &token, &jwt);
+        reason = ngx_http_flores_jwt_verify(r, jcf, &token, ctx);
 
         if (reason == NGX_HTTP_FLORES_JWT_ACCEPTED) {
-            reason = ngx_http_flores_jwt_claims(r, jcf, jwt);
+            reason = ngx_http_flores_jwt_check(r, jcf, ctx->claims);
         }
 
         if (reason == NGX_ERROR) {
-            if (jwt != NULL) {
-                jwt_free(jwt);
-            }
-
+            ctx->claims = NULL;
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         if (reason == NGX_HTTP_FLORES_JWT_ACCEPTED) {
-            ctx->jwt = jwt;
-
-            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "flores jwt: token accepted");
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "flores jwt: token accepted, cache %V",
+                           &ngx_http_flores_jwt_cache_status[ctx->cache]);
             return NGX_OK;
         }
 
-        if (jwt != NULL) {
-            jwt_free(jwt);
-        }
+        ctx->claims = NULL;
     }
 
     ctx->reason = reason;
@@ -523,139 +708,597 @@ ngx_http_flores_jwt_token(ngx_http_request_t *r, ngx_str_t *token)
 
 
 /*
- * libjwt 1.10 checks the signature (with the key always given, so that
- * "alg": "none" is refused) but accepts any algorithm the key fits, HS256
- * over an RSA public key included: the algorithm is pinned here.
+ * The token's signature and claims: from the worker's cache when this very
+ * token verified with this key under this algorithm before, otherwise
+ * checked in full and then cached. The claims are copied into the request's
+ * pool either way: a cached entry may be evicted while the request is still
+ * using its claims (in the access log, say).
  */
 
 static ngx_int_t
 ngx_http_flores_jwt_verify(ngx_http_request_t *r,
-    ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token, jwt_t **jwtp)
+    ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token,
+    ngx_http_flores_jwt_ctx_t *ctx)
 {
-    int     rc;
-    u_char  buf[NGX_HTTP_FLORES_JWT_MAX_TOKEN + 1];
+    uint32_t                          hash;
+    ngx_int_t                         rc;
+    ngx_http_flores_jwt_node_t       *node;
+    ngx_http_flores_jwt_cache_t      *cache;
+    ngx_http_flores_jwt_claims_t     *claims;
+    ngx_http_flores_jwt_main_conf_t  *jmcf;
 
-    /* libjwt wants a C string; the header value may not end with one */
+    jmcf = ngx_http_get_module_main_conf(r, ngx_http_flores_jwt_module);
+    cache = jmcf->cache;
+    hash = 0;
 
-    ngx_memcpy(buf, token->data, token->len);
-    buf[token->len] = '\0';
+    ctx->cache = NGX_HTTP_FLORES_JWT_CACHE_MISS;
 
-    rc = jwt_decode(jwtp, (char *) buf, jcf->key->data.data,
-                    (int) jcf->key->data.len);
+    if (cache) {
+        hash = ngx_murmur_hash2(token->data, token->len);
 
-    if (rc == ENOMEM) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, rc,
-                      "flores jwt: jwt_decode() failed");
-        return NGX_ERROR;
+        node = ngx_http_flores_jwt_cache_lookup(cache, hash, jcf, token);
+
+        if (node) {
+            ctx->cache = NGX_HTTP_FLORES_JWT_CACHE_HIT;
+
+            claims = ngx_palloc(r->pool, node->claims->size);
+            if (claims == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(claims, node->claims, node->claims->size);
+
+            if (ngx_time() - NGX_HTTP_FLORES_JWT_MAX_LEEWAY >= claims->exp) {
+                /* expired for every location: no longer worth a place */
+                ngx_http_flores_jwt_cache_delete(cache, node);
+
+            } else {
+                ngx_queue_remove(&node->queue);
+                ngx_queue_insert_head(&cache->queue, &node->queue);
+            }
+
+            ctx->claims = claims;
+
+            return NGX_HTTP_FLORES_JWT_ACCEPTED;
+        }
     }
 
-    if (rc != 0) {
-        *jwtp = NULL;
-        return ngx_http_flores_jwt_diagnose(r, jcf, token);
+    claims = NULL;
+
+    rc = ngx_http_flores_jwt_decode(r, jcf, token, &claims);
+
+    if (rc != NGX_HTTP_FLORES_JWT_ACCEPTED) {
+        return rc;
     }
 
-    if ((ngx_uint_t) jwt_get_alg(*jwtp) != jcf->algorithm) {
-        return NGX_HTTP_FLORES_JWT_ALGORITHM;
+    if (cache && ngx_time() - NGX_HTTP_FLORES_JWT_MAX_LEEWAY < claims->exp) {
+        ngx_http_flores_jwt_cache_insert(r, cache, hash, jcf, token, claims);
     }
+
+    ctx->claims = claims;
 
     return NGX_HTTP_FLORES_JWT_ACCEPTED;
 }
 
 
 /*
- * The claims libjwt 1.10 leaves to its caller. "exp" is required; "exp" and
- * "nbf" must be integers (libjwt reads any other JSON type as 0).
+ * The full check of a token the worker has not verified before: the header
+ * names exactly the configured algorithm (never "none", never another one
+ * the key would also fit), the signature verifies with the key, the payload
+ * is a JSON object with an integer "exp" (and an integer "nbf", if any).
+ * Claims are read only once the signature has verified.
  */
 
 static ngx_int_t
-ngx_http_flores_jwt_claims(ngx_http_request_t *r,
-    ngx_http_flores_jwt_conf_t *jcf, jwt_t *jwt)
+ngx_http_flores_jwt_decode(ngx_http_request_t *r,
+    ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token,
+    ngx_http_flores_jwt_claims_t **claimsp)
 {
-    long         exp, nbf;
-    size_t       len;
-    time_t       now;
-    ngx_str_t   *role;
-    ngx_uint_t   i;
-    const char  *s;
+    u_char                     *dot1, *dot2, *last;
+    ngx_int_t                   rc;
+    ngx_str_t                   sig, src;
+    const char                 *typ;
+    json_object                *header, *payload, *v;
+    ngx_http_flores_jwt_alg_t  *alg;
 
-    now = ngx_time();
+    last = token->data + token->len;
+    dot1 = ngx_strlchr(token->data, last, '.');
+    dot2 = ngx_strlchr(dot1 + 1, last, '.');
 
-    exp = jwt_get_grant_int(jwt, "exp");
+    rc = ngx_http_flores_jwt_decode_part(r, token->data, dot1, &header);
 
-    if (ngx_errno == NGX_ENOENT || exp <= 0) {
+    if (rc != NGX_OK) {
+        return rc == NGX_DECLINED ? NGX_HTTP_FLORES_JWT_MALFORMED : NGX_ERROR;
+    }
+
+    alg = &ngx_http_flores_jwt_algs[jcf->algorithm];
+
+    if (!json_object_object_get_ex(header, "alg", &v)
+        || !json_object_is_type(v, json_type_string))
+    {
+        rc = NGX_HTTP_FLORES_JWT_MALFORMED;
+        goto header_done;
+    }
+
+    if ((size_t) json_object_get_string_len(v) != alg->name.len
+        || ngx_memcmp(json_object_get_string(v), alg->name.data,
+                      alg->name.len)
+           != 0)
+    {
+        rc = NGX_HTTP_FLORES_JWT_ALGORITHM;
+        goto header_done;
+    }
+
+    rc = NGX_HTTP_FLORES_JWT_ACCEPTED;
+
+    if (json_object_object_get_ex(header, "typ", &v)) {
+
+        if (!json_object_is_type(v, json_type_string)) {
+            rc = NGX_HTTP_FLORES_JWT_MALFORMED;
+
+        } else {
+            typ = json_object_get_string(v);
+
+            if ((size_t) json_object_get_string_len(v) != sizeof("JWT") - 1
+                || ngx_strcasecmp((u_char *) typ, (u_char *) "JWT") != 0)
+            {
+                rc = NGX_HTTP_FLORES_JWT_MALFORMED;
+            }
+        }
+    }
+
+    /* no extension is understood here, so none may be critical (RFC 7515) */
+
+    if (json_object_object_get_ex(header, "crit", NULL)) {
+        rc = NGX_HTTP_FLORES_JWT_MALFORMED;
+    }
+
+header_done:
+
+    json_object_put(header);
+
+    if (rc != NGX_HTTP_FLORES_JWT_ACCEPTED) {
+        return rc;
+    }
+
+    /* the signature, in its one canonical base64url form */
+
+    src.data = dot2 + 1;
+    src.len = last - src.data;
+
+    if (src.len == 0 || ngx_http_flores_jwt_canonical(src.data, last) != NGX_OK)
+    {
+        return NGX_HTTP_FLORES_JWT_SIGNATURE;
+    }
+
+    sig.data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(src.len));
+    if (sig.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_decode_base64url(&sig, &src) != NGX_OK) {
+        return NGX_HTTP_FLORES_JWT_SIGNATURE;
+    }
+
+    rc = ngx_http_flores_jwt_signature(r, jcf, token->data,
+                                       dot2 - token->data, &sig);
+
+    if (rc != NGX_HTTP_FLORES_JWT_ACCEPTED) {
+        return rc;
+    }
+
+    rc = ngx_http_flores_jwt_decode_part(r, dot1 + 1, dot2, &payload);
+
+    if (rc != NGX_OK) {
+        return rc == NGX_DECLINED ? NGX_HTTP_FLORES_JWT_MALFORMED : NGX_ERROR;
+    }
+
+    rc = ngx_http_flores_jwt_read_claims(r, payload, claimsp);
+
+    json_object_put(payload);
+
+    return rc;
+}
+
+
+/* "<header>.<payload>" against the signature, with the location's key */
+
+static ngx_int_t
+ngx_http_flores_jwt_signature(ngx_http_request_t *r,
+    ngx_http_flores_jwt_conf_t *jcf, u_char *input, size_t len,
+    ngx_str_t *sig)
+{
+    int                              ok;
+    u_char                           mac[EVP_MAX_MD_SIZE];
+    u_char                           der[256], *p;
+    BIGNUM                          *br, *bs;
+    size_t                           n, size;
+    ECDSA_SIG                       *es;
+    EVP_MD_CTX                      *md;
+    ngx_http_flores_jwt_alg_t       *alg;
+    ngx_http_flores_jwt_key_t       *key;
+    ngx_http_flores_jwt_verifier_t  *vf;
+
+    key = jcf->key;
+    alg = &ngx_http_flores_jwt_algs[jcf->algorithm];
+    vf = &key->verifiers[jcf->algorithm];
+
+    if (alg->type == NGX_HTTP_FLORES_JWT_KEY_HMAC) {
+
+        /* a NULL key starts over with the secret already set */
+
+        if (EVP_MAC_init(vf->mac, NULL, 0, NULL) != 1
+            || EVP_MAC_update(vf->mac, input, len) != 1
+            || EVP_MAC_final(vf->mac, mac, &n, sizeof(mac)) != 1)
+        {
+            ERR_clear_error();
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "flores jwt: HMAC failed");
+            return NGX_ERROR;
+        }
+
+        if (sig->len != n || CRYPTO_memcmp(sig->data, mac, n) != 0) {
+            return NGX_HTTP_FLORES_JWT_SIGNATURE;
+        }
+
+        return NGX_HTTP_FLORES_JWT_ACCEPTED;
+    }
+
+    p = sig->data;
+    size = sig->len;
+
+    if (alg->type == NGX_HTTP_FLORES_JWT_KEY_EC) {
+
+        /* JWS's r || s (RFC 7518, 3.4) to the DER that OpenSSL verifies */
+
+        if (sig->len != 2 * alg->size) {
+            return NGX_HTTP_FLORES_JWT_SIGNATURE;
+        }
+
+        es = ECDSA_SIG_new();
+        br = BN_bin2bn(sig->data, alg->size, NULL);
+        bs = BN_bin2bn(sig->data + alg->size, alg->size, NULL);
+
+        if (es == NULL || br == NULL || bs == NULL
+            || ECDSA_SIG_set0(es, br, bs) != 1)
+        {
+            ECDSA_SIG_free(es);
+            BN_free(br);
+            BN_free(bs);
+            ERR_clear_error();
+            return NGX_ERROR;
+        }
+
+        /* r and s belong to es now */
+
+        ok = i2d_ECDSA_SIG(es, NULL);
+
+        if (ok <= 0 || (size_t) ok > sizeof(der)) {
+            ECDSA_SIG_free(es);
+            ERR_clear_error();
+            return NGX_ERROR;
+        }
+
+        p = der;
+        size = i2d_ECDSA_SIG(es, &p);
+        p = der;
+
+        ECDSA_SIG_free(es);
+    }
+
+    md = EVP_MD_CTX_new();
+    if (md == NULL) {
+        ERR_clear_error();
+        return NGX_ERROR;
+    }
+
+    if (EVP_DigestVerifyInit(md, NULL, vf->md, NULL, key->pkey) != 1) {
+        EVP_MD_CTX_free(md);
+        ERR_clear_error();
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "flores jwt: EVP_DigestVerifyInit() failed");
+        return NGX_ERROR;
+    }
+
+    ok = EVP_DigestVerify(md, p, size, input, len);
+
+    EVP_MD_CTX_free(md);
+    ERR_clear_error();
+
+    return ok == 1 ? NGX_HTTP_FLORES_JWT_ACCEPTED
+                   : NGX_HTTP_FLORES_JWT_SIGNATURE;
+}
+
+
+/*
+ * Every claim of a verified payload as text (a string as it is, any other
+ * value as compact JSON), "exp" and "nbf" as numbers, the strings of "aud";
+ * all of it in one block of the request's pool.
+ */
+
+static ngx_int_t
+ngx_http_flores_jwt_read_claims(ngx_http_request_t *r, json_object *payload,
+    ngx_http_flores_jwt_claims_t **claimsp)
+{
+    u_char                        *p, *s, *base;
+    size_t                         size, len, n;
+    json_object                   *v, *item, *aud;
+    ngx_uint_t                     i, k, nclaims, naud, flags;
+    const char                    *name;
+    ngx_http_flores_jwt_text_t    *text;
+    ngx_http_flores_jwt_claim_t   *c, *a;
+    ngx_http_flores_jwt_claims_t   claims, *cl;
+    struct json_object_iterator    it, end;
+
+    ngx_memzero(&claims, sizeof(ngx_http_flores_jwt_claims_t));
+
+    nclaims = json_object_object_length(payload);
+
+    n = nclaims ? nclaims : 1;
+
+    text = ngx_palloc(r->pool, n * sizeof(ngx_http_flores_jwt_text_t));
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    size = 0;
+    aud = NULL;
+    naud = 0;
+    i = 0;
+    claims.exp = -1;
+
+    it = json_object_iter_begin(payload);
+    end = json_object_iter_end(payload);
+
+    for ( /* void */ ;
+         !json_object_iter_equal(&it, &end) && i < nclaims;
+         json_object_iter_next(&it), i++)
+    {
+        name = json_object_iter_peek_name(&it);
+        v = json_object_iter_peek_value(&it);
+
+        text[i].name = name;
+        text[i].name_len = ngx_strlen(name);
+
+        if (json_object_is_type(v, json_type_string)) {
+            text[i].value = json_object_get_string(v);
+            text[i].value_len = json_object_get_string_len(v);
+            flags = NGX_HTTP_FLORES_JWT_STRING;
+
+        } else {
+            text[i].value = json_object_to_json_string_length(v,
+                                 JSON_C_TO_STRING_PLAIN
+                                 |JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+            if (text[i].value == NULL) {
+                return NGX_ERROR;
+            }
+
+            text[i].value_len = len;
+            flags = 0;
+        }
+
+        for (s = (u_char *) text[i].value, n = 0;
+             n < text[i].value_len;
+             n++)
+        {
+            if (s[n] < 0x20 || s[n] == 0x7f) {
+                flags |= NGX_HTTP_FLORES_JWT_UNSAFE;
+                break;
+            }
+        }
+
+        text[i].flags = flags;
+
+        size += text[i].name_len + text[i].value_len;
+
+        if (ngx_strcmp(name, "exp") == 0) {
+            if (ngx_http_flores_jwt_date(v, &claims.exp) != NGX_OK) {
+                return NGX_HTTP_FLORES_JWT_MALFORMED;
+            }
+
+        } else if (ngx_strcmp(name, "nbf") == 0) {
+            if (ngx_http_flores_jwt_date(v, &claims.nbf) != NGX_OK) {
+                return NGX_HTTP_FLORES_JWT_MALFORMED;
+            }
+
+        } else if (ngx_strcmp(name, "aud") == 0) {
+            /* a string or an array of them (RFC 7519, 4.1.3) */
+
+            aud = v;
+
+            if (json_object_is_type(v, json_type_string)) {
+                size += json_object_get_string_len(v);
+                naud = 1;
+
+            } else if (json_object_is_type(v, json_type_array)) {
+                n = json_object_array_length(v);
+
+                for (k = 0; k < n; k++) {
+                    item = json_object_array_get_idx(v, k);
+
+                    if (json_object_is_type(item, json_type_string)) {
+                        size += json_object_get_string_len(item);
+                        naud++;
+                    }
+                }
+            }
+        }
+    }
+
+    nclaims = i;
+
+    /* "exp" is required: a token without one would never expire */
+
+    if (claims.exp == -1) {
         return NGX_HTTP_FLORES_JWT_MALFORMED;
     }
 
-    if (now - jcf->leeway >= exp) {
+    claims.nclaims = nclaims;
+    claims.naud = naud;
+    claims.size = sizeof(ngx_http_flores_jwt_claims_t)
+                  + (nclaims + naud) * sizeof(ngx_http_flores_jwt_claim_t)
+                  + size;
+
+    if (claims.size > NGX_MAX_UINT32_VALUE) {
+        return NGX_HTTP_FLORES_JWT_MALFORMED;
+    }
+
+    cl = ngx_palloc(r->pool, claims.size);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    *cl = claims;
+
+    base = (u_char *) cl;
+    c = (ngx_http_flores_jwt_claim_t *) (cl + 1);
+    a = c + nclaims;
+    p = (u_char *) (a + naud);
+
+    for (i = 0; i < nclaims; i++) {
+        c[i].name = p - base;
+        c[i].name_len = text[i].name_len;
+        p = ngx_cpymem(p, text[i].name, text[i].name_len);
+
+        c[i].value = p - base;
+        c[i].value_len = text[i].value_len;
+        p = ngx_cpymem(p, text[i].value, text[i].value_len);
+
+        c[i].flags = text[i].flags;
+    }
+
+    if (naud) {
+        n = json_object_is_type(aud, json_type_string)
+            ? 1 : json_object_array_length(aud);
+
+        for (i = 0, k = 0; k < n; k++) {
+            item = json_object_is_type(aud, json_type_string)
+                   ? aud : json_object_array_get_idx(aud, k);
+
+            if (!json_object_is_type(item, json_type_string)) {
+                continue;
+            }
+
+            a[i].name = 0;
+            a[i].name_len = 0;
+            a[i].value = p - base;
+            a[i].value_len = json_object_get_string_len(item);
+            a[i].flags = NGX_HTTP_FLORES_JWT_STRING;
+            p = ngx_cpymem(p, json_object_get_string(item), a[i].value_len);
+            i++;
+        }
+    }
+
+    if ((size_t) (p - base) != cl->size) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "flores jwt: claims of %uz bytes written in %uz",
+                      (size_t) (p - base), cl->size);
+        return NGX_ERROR;
+    }
+
+    *claimsp = cl;
+
+    return NGX_HTTP_FLORES_JWT_ACCEPTED;
+}
+
+
+/*
+ * "exp" and "nbf": a positive integer (a JSON number with a fraction or an
+ * exponent is refused).
+ */
+
+static ngx_int_t
+ngx_http_flores_jwt_date(json_object *v, time_t *date)
+{
+    int64_t  n;
+
+    if (!json_object_is_type(v, json_type_int)) {
+        return NGX_DECLINED;
+    }
+
+    n = json_object_get_int64(v);
+
+    if (n <= 0) {
+        return NGX_DECLINED;
+    }
+
+    *date = (time_t) n;
+
+    return NGX_OK;
+}
+
+
+/*
+ * What depends on the location and on the time: checked on every use of a
+ * token, whether it was verified now or found in the cache.
+ */
+
+static ngx_int_t
+ngx_http_flores_jwt_check(ngx_http_request_t *r,
+    ngx_http_flores_jwt_conf_t *jcf, ngx_http_flores_jwt_claims_t *claims)
+{
+    u_char                       *base;
+    time_t                        now;
+    ngx_str_t                    *role;
+    ngx_uint_t                    i;
+    ngx_http_flores_jwt_claim_t  *c, *a;
+
+    now = ngx_time();
+
+    if (now - jcf->leeway >= claims->exp) {
         return NGX_HTTP_FLORES_JWT_EXPIRED;
     }
 
-    nbf = jwt_get_grant_int(jwt, "nbf");
-
-    if (ngx_errno != NGX_ENOENT) {
-        if (nbf <= 0) {
-            return NGX_HTTP_FLORES_JWT_MALFORMED;
-        }
-
-        if (now + jcf->leeway < nbf) {
-            return NGX_HTTP_FLORES_JWT_NOT_YET_VALID;
-        }
+    if (claims->nbf && now + jcf->leeway < claims->nbf) {
+        return NGX_HTTP_FLORES_JWT_NOT_YET_VALID;
     }
 
-    if (jcf->issuer.len) {
-        s = jwt_get_grant(jwt, "iss");
+    base = (u_char *) claims;
 
-        if (s == NULL
-            || ngx_strlen(s) != jcf->issuer.len
-            || ngx_memcmp(s, jcf->issuer.data, jcf->issuer.len) != 0)
+    if (jcf->issuer.len) {
+        c = ngx_http_flores_jwt_find(claims, (u_char *) "iss", 3);
+
+        if (c == NULL
+            || !(c->flags & NGX_HTTP_FLORES_JWT_STRING)
+            || c->value_len != jcf->issuer.len
+            || ngx_memcmp(base + c->value, jcf->issuer.data, c->value_len)
+               != 0)
         {
             return NGX_HTTP_FLORES_JWT_ISSUER;
         }
     }
 
     if (jcf->audience.len) {
-        s = jwt_get_grant(jwt, "aud");
+        a = (ngx_http_flores_jwt_claim_t *) (claims + 1) + claims->nclaims;
 
-        if (s != NULL) {
-            if (ngx_strlen(s) != jcf->audience.len
-                || ngx_memcmp(s, jcf->audience.data, jcf->audience.len) != 0)
+        for (i = 0; i < claims->naud; i++) {
+            if (a[i].value_len == jcf->audience.len
+                && ngx_memcmp(base + a[i].value, jcf->audience.data,
+                              a[i].value_len)
+                   == 0)
             {
-                return NGX_HTTP_FLORES_JWT_AUDIENCE;
-            }
-
-        } else if (ngx_errno == NGX_ENOENT) {
-            return NGX_HTTP_FLORES_JWT_AUDIENCE;
-
-        } else {
-            /* not a string: an array of them (RFC 7519, 4.1.3) */
-
-            switch (ngx_http_flores_jwt_audience(jwt, &jcf->audience)) {
-
-            case NGX_OK:
                 break;
-
-            case NGX_DECLINED:
-                return NGX_HTTP_FLORES_JWT_AUDIENCE;
-
-            default:
-                return NGX_ERROR;
             }
+        }
+
+        if (i == claims->naud) {
+            return NGX_HTTP_FLORES_JWT_AUDIENCE;
         }
     }
 
     if (jcf->roles) {
-        s = jwt_get_grant(jwt, "role");
+        c = ngx_http_flores_jwt_find(claims, (u_char *) "role", 4);
 
-        if (s == NULL) {
+        if (c == NULL || !(c->flags & NGX_HTTP_FLORES_JWT_STRING)) {
             return NGX_HTTP_FLORES_JWT_ROLE;
         }
 
-        len = ngx_strlen(s);
         role = jcf->roles->elts;
 
         for (i = 0; i < jcf->roles->nelts; i++) {
-            if (len == role[i].len
-                && ngx_memcmp(s, role[i].data, role[i].len) == 0)
+            if (c->value_len == role[i].len
+                && ngx_memcmp(base + c->value, role[i].data, role[i].len)
+                   == 0)
             {
                 break;
             }
@@ -670,150 +1313,63 @@ ngx_http_flores_jwt_claims(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
-ngx_http_flores_jwt_audience(jwt_t *jwt, ngx_str_t *aud)
+static ngx_http_flores_jwt_claim_t *
+ngx_http_flores_jwt_find(ngx_http_flores_jwt_claims_t *claims, u_char *name,
+    size_t len)
 {
-    char         *text;
-    size_t        i, n;
-    ngx_int_t     rc;
-    const char   *s;
-    json_object  *array, *item;
+    u_char                       *base;
+    ngx_uint_t                    i;
+    ngx_http_flores_jwt_claim_t  *c;
 
-    text = jwt_get_grants_json(jwt, "aud");
-    if (text == NULL) {
-        return NGX_ERROR;
-    }
+    base = (u_char *) claims;
+    c = (ngx_http_flores_jwt_claim_t *) (claims + 1);
 
-    array = json_tokener_parse(text);
-
-    free(text);
-
-    if (array == NULL || !json_object_is_type(array, json_type_array)) {
-        if (array) {
-            json_object_put(array);
-        }
-
-        return NGX_DECLINED;
-    }
-
-    rc = NGX_DECLINED;
-    n = json_object_array_length(array);
-
-    for (i = 0; i < n; i++) {
-        item = json_object_array_get_idx(array, i);
-
-        if (!json_object_is_type(item, json_type_string)) {
-            continue;
-        }
-
-        s = json_object_get_string(item);
-
-        if ((size_t) json_object_get_string_len(item) == aud->len
-            && ngx_memcmp(s, aud->data, aud->len) == 0)
+    for (i = 0; i < claims->nclaims; i++) {
+        if (c[i].name_len == len
+            && ngx_memcmp(base + c[i].name, name, len) == 0)
         {
-            rc = NGX_OK;
-            break;
+            return &c[i];
         }
     }
 
-    json_object_put(array);
-
-    return rc;
+    return NULL;
 }
 
 
 /*
- * libjwt answers EINVAL for every refusal. On this (cold) path the header
- * and the payload are read again to tell a malformed token, a wrong
- * algorithm and a bad signature apart, for $flores_jwt_error and the log.
+ * One base64url part as a JSON object: NGX_DECLINED when it is not one
+ * (strict JSON, valid UTF-8, nothing after it).
  */
 
 static ngx_int_t
-ngx_http_flores_jwt_diagnose(ngx_http_request_t *r,
-    ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token)
-{
-    u_char       *dot1, *dot2, *last;
-    ngx_int_t     reason;
-    const char   *alg, *typ;
-    json_object  *header, *payload, *v;
-
-    last = token->data + token->len;
-    dot1 = ngx_strlchr(token->data, last, '.');
-    dot2 = ngx_strlchr(dot1 + 1, last, '.');
-
-    header = ngx_http_flores_jwt_decode_part(r, token->data, dot1);
-    if (header == NULL) {
-        return NGX_HTTP_FLORES_JWT_MALFORMED;
-    }
-
-    reason = NGX_HTTP_FLORES_JWT_MALFORMED;
-
-    if (!json_object_object_get_ex(header, "alg", &v)
-        || !json_object_is_type(v, json_type_string))
-    {
-        goto done;
-    }
-
-    alg = json_object_get_string(v);
-
-    if (ngx_strcmp(alg, jwt_alg_str(jcf->algorithm)) != 0) {
-        reason = NGX_HTTP_FLORES_JWT_ALGORITHM;
-        goto done;
-    }
-
-    if (json_object_object_get_ex(header, "typ", &v)) {
-        typ = json_object_get_string(v);
-
-        if (!json_object_is_type(v, json_type_string)
-            || ngx_strcasecmp((u_char *) typ, (u_char *) "JWT") != 0)
-        {
-            goto done;
-        }
-    }
-
-    payload = ngx_http_flores_jwt_decode_part(r, dot1 + 1, dot2);
-    if (payload == NULL) {
-        goto done;
-    }
-
-    json_object_put(payload);
-
-    reason = NGX_HTTP_FLORES_JWT_SIGNATURE;
-
-done:
-
-    json_object_put(header);
-
-    return reason;
-}
-
-
-static json_object *
 ngx_http_flores_jwt_decode_part(ngx_http_request_t *r, u_char *start,
-    u_char *end)
+    u_char *end, json_object **objp)
 {
-    ngx_str_t           src, dst;
-    json_object        *obj;
-    json_tokener       *tok;
+    ngx_str_t      src, dst;
+    json_object   *obj;
+    json_tokener  *tok;
+
+    *objp = NULL;
 
     src.data = start;
     src.len = end - start;
 
     dst.data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(src.len));
     if (dst.data == NULL) {
-        return NULL;
+        return NGX_ERROR;
     }
 
     if (ngx_decode_base64url(&dst, &src) != NGX_OK) {
-        return NULL;
+        return NGX_DECLINED;
     }
 
     tok = json_tokener_new();
     if (tok == NULL) {
-        return NULL;
+        return NGX_ERROR;
     }
 
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT
+                                |JSON_TOKENER_VALIDATE_UTF8);
 
     obj = json_tokener_parse_ex(tok, (char *) dst.data, (int) dst.len);
 
@@ -828,7 +1384,177 @@ ngx_http_flores_jwt_decode_part(ngx_http_request_t *r, u_char *start,
 
     json_tokener_free(tok);
 
-    return obj;
+    if (obj == NULL) {
+        return NGX_DECLINED;
+    }
+
+    *objp = obj;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The bits that the last base64url character carries beyond the data are
+ * zero: each signature has one spelling, and each token one cache entry.
+ */
+
+static ngx_int_t
+ngx_http_flores_jwt_canonical(u_char *start, u_char *end)
+{
+    u_char      c;
+    ngx_uint_t  v, unused;
+
+    switch ((end - start) % 4) {
+
+    case 0:
+        return NGX_OK;
+
+    case 2:
+        unused = 0x0f;
+        break;
+
+    case 3:
+        unused = 0x03;
+        break;
+
+    default: /* 1 */
+        return NGX_DECLINED;
+    }
+
+    c = end[-1];
+
+    if (c >= 'A' && c <= 'Z') {
+        v = c - 'A';
+
+    } else if (c >= 'a' && c <= 'z') {
+        v = c - 'a' + 26;
+
+    } else if (c >= '0' && c <= '9') {
+        v = c - '0' + 52;
+
+    } else {
+        v = (c == '-') ? 62 : 63;
+    }
+
+    return (v & unused) ? NGX_DECLINED : NGX_OK;
+}
+
+
+/*
+ * An entry is found by its token's bytes, compared in constant time, and by
+ * the key and the algorithm it verified with: a token verified for one key
+ * is a stranger to another.
+ */
+
+static ngx_http_flores_jwt_node_t *
+ngx_http_flores_jwt_cache_lookup(ngx_http_flores_jwt_cache_t *cache,
+    uint32_t hash, ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token)
+{
+    ngx_http_flores_jwt_node_t  *node;
+
+    for (node = cache->buckets[hash & cache->mask]; node; node = node->next) {
+
+        if (node->hash == hash
+            && node->key == jcf->key
+            && node->algorithm == jcf->algorithm
+            && node->token_len == token->len
+            && CRYPTO_memcmp(node->token, token->data, token->len) == 0)
+        {
+            return node;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_flores_jwt_cache_insert(ngx_http_request_t *r,
+    ngx_http_flores_jwt_cache_t *cache, uint32_t hash,
+    ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token,
+    ngx_http_flores_jwt_claims_t *claims)
+{
+    u_char                      *p;
+    ngx_queue_t                 *q;
+    ngx_http_flores_jwt_node_t  *node, **bucket;
+
+    if (cache->count == cache->size) {
+        q = ngx_queue_last(&cache->queue);
+        node = ngx_queue_data(q, ngx_http_flores_jwt_node_t, queue);
+
+        ngx_http_flores_jwt_cache_delete(cache, node);
+    }
+
+    p = ngx_alloc(sizeof(ngx_http_flores_jwt_node_t) + claims->size
+                  + token->len, r->connection->log);
+    if (p == NULL) {
+        /* the token was verified: it is simply not kept */
+        return;
+    }
+
+    node = (ngx_http_flores_jwt_node_t *) p;
+    p += sizeof(ngx_http_flores_jwt_node_t);
+
+    node->claims = (ngx_http_flores_jwt_claims_t *) p;
+    p = ngx_cpymem(p, claims, claims->size);
+
+    node->token = p;
+    node->token_len = token->len;
+    ngx_memcpy(p, token->data, token->len);
+
+    node->hash = hash;
+    node->key = jcf->key;
+    node->algorithm = jcf->algorithm;
+
+    bucket = &cache->buckets[hash & cache->mask];
+    node->next = *bucket;
+    *bucket = node;
+
+    ngx_queue_insert_head(&cache->queue, &node->queue);
+    cache->count++;
+}
+
+
+static void
+ngx_http_flores_jwt_cache_delete(ngx_http_flores_jwt_cache_t *cache,
+    ngx_http_flores_jwt_node_t *node)
+{
+    ngx_http_flores_jwt_node_t  **np;
+
+    for (np = &cache->buckets[node->hash & cache->mask];
+         *np;
+         np = &(*np)->next)
+    {
+        if (*np == node) {
+            *np = node->next;
+            break;
+        }
+    }
+
+    ngx_queue_remove(&node->queue);
+    cache->count--;
+
+    ngx_free(node);
+}
+
+
+/* when the configuration goes: in a worker, when it exits */
+
+static void
+ngx_http_flores_jwt_cache_cleanup(void *data)
+{
+    ngx_http_flores_jwt_cache_t  *cache = data;
+
+    ngx_queue_t                 *q;
+    ngx_http_flores_jwt_node_t  *node;
+
+    while (!ngx_queue_empty(&cache->queue)) {
+        q = ngx_queue_head(&cache->queue);
+        node = ngx_queue_data(q, ngx_http_flores_jwt_node_t, queue);
+
+        ngx_http_flores_jwt_cache_delete(cache, node);
+    }
 }
 
 
@@ -860,15 +1586,14 @@ ngx_http_flores_jwt_get_ctx(ngx_http_request_t *r)
 }
 
 
+/* the claims go with the pool: nothing is left to read them */
+
 static void
 ngx_http_flores_jwt_cleanup(void *data)
 {
     ngx_http_flores_jwt_ctx_t  *ctx = data;
 
-    if (ctx->jwt != NULL) {
-        jwt_free(ctx->jwt);
-        ctx->jwt = NULL;
-    }
+    ctx->claims = NULL;
 }
 
 
@@ -880,64 +1605,38 @@ ngx_http_flores_jwt_cleanup(void *data)
 
 static ngx_int_t
 ngx_http_flores_jwt_claim(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, const char *name)
+    ngx_http_variable_value_t *v, u_char *name, size_t len)
 {
-    u_char                     *p, *last;
-    char                       *json;
-    size_t                      len;
-    const char                 *s;
-    ngx_http_flores_jwt_ctx_t  *ctx;
+    ngx_http_flores_jwt_ctx_t    *ctx;
+    ngx_http_flores_jwt_claim_t  *c;
 
     ctx = ngx_http_flores_jwt_get_ctx(r);
 
-    if (ctx == NULL || ctx->jwt == NULL) {
+    if (ctx == NULL || ctx->claims == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    s = jwt_get_grant(ctx->jwt, name);
+    c = ngx_http_flores_jwt_find(ctx->claims, name, len);
 
-    if (s != NULL) {
-        p = (u_char *) s;
-        len = ngx_strlen(s);
-
-    } else if (ngx_errno == NGX_ENOENT) {
+    if (c == NULL) {
         v->not_found = 1;
         return NGX_OK;
-
-    } else {
-        json = jwt_get_grants_json(ctx->jwt, name);
-        if (json == NULL) {
-            return NGX_ERROR;
-        }
-
-        len = ngx_strlen(json);
-
-        p = ngx_pnalloc(r->pool, len);
-        if (p == NULL) {
-            free(json);
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(p, json, len);
-        free(json);
     }
 
-    for (last = p + len; last > p; last--) {
-        if (last[-1] < 0x20 || last[-1] == 0x7f) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "flores jwt: claim \"%s\" has control characters",
-                          name);
-            v->not_found = 1;
-            return NGX_OK;
-        }
+    if (c->flags & NGX_HTTP_FLORES_JWT_UNSAFE) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "flores jwt: claim \"%*s\" has control characters",
+                      len, name);
+        v->not_found = 1;
+        return NGX_OK;
     }
 
-    v->len = len;
+    v->len = c->value_len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
-    v->data = p;
+    v->data = (u_char *) ctx->claims + c->value;
 
     return NGX_OK;
 }
@@ -947,7 +1646,9 @@ static ngx_int_t
 ngx_http_flores_jwt_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    return ngx_http_flores_jwt_claim(r, v, (const char *) data);
+    u_char  *name = (u_char *) data;
+
+    return ngx_http_flores_jwt_claim(r, v, name, ngx_strlen(name));
 }
 
 
@@ -957,22 +1658,20 @@ ngx_http_flores_jwt_claim_prefix_variable(ngx_http_request_t *r,
 {
     ngx_str_t  *var = (ngx_str_t *) data;
 
-    size_t   len;
-    u_char   name[NGX_HTTP_FLORES_JWT_MAX_CLAIM + 1];
+    size_t  len;
 
     /* nginx lowercases variable names: so is <name> */
 
     len = var->len - (sizeof("flores_jwt_claim_") - 1);
 
-    if (len == 0 || len > NGX_HTTP_FLORES_JWT_MAX_CLAIM) {
+    if (len == 0) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    ngx_memcpy(name, var->data + sizeof("flores_jwt_claim_") - 1, len);
-    name[len] = '\0';
-
-    return ngx_http_flores_jwt_claim(r, v, (const char *) name);
+    return ngx_http_flores_jwt_claim(r, v,
+                                     var->data + sizeof("flores_jwt_claim_")
+                                     - 1, len);
 }
 
 
@@ -1000,6 +1699,29 @@ ngx_http_flores_jwt_error_variable(ngx_http_request_t *r,
 
 
 static ngx_int_t
+ngx_http_flores_jwt_cache_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_flores_jwt_ctx_t  *ctx;
+
+    ctx = ngx_http_flores_jwt_get_ctx(r);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ngx_http_flores_jwt_cache_status[ctx->cache].len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = ngx_http_flores_jwt_cache_status[ctx->cache].data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
 ngx_http_flores_jwt_add_variables(ngx_conf_t *cf)
 {
     ngx_http_variable_t  *var, *v;
@@ -1015,6 +1737,83 @@ ngx_http_flores_jwt_add_variables(ngx_conf_t *cf)
     }
 
     return NGX_OK;
+}
+
+
+static void *
+ngx_http_flores_jwt_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_flores_jwt_main_conf_t  *jmcf;
+
+    jmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_flores_jwt_main_conf_t));
+    if (jmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     jmcf->cache = NULL;
+     */
+
+    jmcf->cache_size = NGX_CONF_UNSET_UINT;
+
+    return jmcf;
+}
+
+
+/*
+ * The cache is made empty here, in the cycle's pool; each worker fills its
+ * own copy. A reload makes a new cycle, hence an empty cache read with the
+ * new keys; the cleanup frees the entries when a worker exits.
+ */
+
+static char *
+ngx_http_flores_jwt_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_flores_jwt_main_conf_t *jmcf = conf;
+
+    ngx_uint_t                    n;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_flores_jwt_cache_t  *cache;
+
+    ngx_conf_init_uint_value(jmcf->cache_size,
+                             NGX_HTTP_FLORES_JWT_CACHE_SIZE);
+
+    if (jmcf->cache_size == 0) {
+        return NGX_CONF_OK;
+    }
+
+    cache = ngx_pcalloc(cf->pool, sizeof(ngx_http_flores_jwt_cache_t));
+    if (cache == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* at most one entry per chain on average */
+
+    for (n = 1; n < jmcf->cache_size; n <<= 1) { /* void */ }
+
+    cache->buckets = ngx_pcalloc(cf->pool,
+                                 n * sizeof(ngx_http_flores_jwt_node_t *));
+    if (cache->buckets == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cache->mask = n - 1;
+    cache->size = jmcf->cache_size;
+    ngx_queue_init(&cache->queue);
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_flores_jwt_cache_cleanup;
+    cln->data = cache;
+
+    jmcf->cache = cache;
+
+    return NGX_CONF_OK;
 }
 
 
@@ -1062,7 +1861,7 @@ ngx_http_flores_jwt_merge_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_FLORES_JWT_OFF);
     ngx_conf_merge_ptr_value(conf->key, prev->key, NULL);
     ngx_conf_merge_uint_value(conf->algorithm, prev->algorithm,
-                              JWT_ALG_HS256);
+                              NGX_HTTP_FLORES_JWT_HS256);
     ngx_conf_merge_str_value(conf->issuer, prev->issuer, "");
     ngx_conf_merge_str_value(conf->audience, prev->audience, "");
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 30);
@@ -1096,84 +1895,119 @@ ngx_http_flores_jwt_merge_conf(ngx_conf_t *cf, void *parent, void *child)
 static char *
 ngx_http_flores_jwt_check_key(ngx_conf_t *cf, ngx_http_flores_jwt_conf_t *jcf)
 {
-    int                         curve;
-    size_t                      min;
-    ngx_uint_t                  type;
-    const char                 *alg;
+    ngx_str_t                  *name;
+    ngx_http_flores_jwt_alg_t  *alg;
     ngx_http_flores_jwt_key_t  *key;
 
     key = jcf->key;
-    curve = NID_undef;
-    min = 0;
+    alg = &ngx_http_flores_jwt_algs[jcf->algorithm];
+    name = &alg->name;
 
-    switch (jcf->algorithm) {
-
-    case JWT_ALG_HS256:
-        type = NGX_HTTP_FLORES_JWT_KEY_HMAC;
-        min = 32;
-        break;
-
-    case JWT_ALG_HS384:
-        type = NGX_HTTP_FLORES_JWT_KEY_HMAC;
-        min = 48;
-        break;
-
-    case JWT_ALG_HS512:
-        type = NGX_HTTP_FLORES_JWT_KEY_HMAC;
-        min = 64;
-        break;
-
-    case JWT_ALG_RS256:
-    case JWT_ALG_RS384:
-    case JWT_ALG_RS512:
-        type = NGX_HTTP_FLORES_JWT_KEY_RSA;
-        break;
-
-    case JWT_ALG_ES256:
-        type = NGX_HTTP_FLORES_JWT_KEY_EC;
-        curve = NID_X9_62_prime256v1;
-        break;
-
-    default: /* JWT_ALG_ES384 */
-        type = NGX_HTTP_FLORES_JWT_KEY_EC;
-        curve = NID_secp384r1;
-        break;
-    }
-
-    alg = jwt_alg_str(jcf->algorithm);
-
-    if (key->type != type) {
+    if (key->type != alg->type) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"flores_jwt_key_file\" \"%V\" in %s:%ui holds %s, "
-                      "but \"flores_jwt_algorithm\" %s needs %s",
+                      "but \"flores_jwt_algorithm\" %V needs %s",
                       &key->file, key->conf_file, key->line,
                       key->type == NGX_HTTP_FLORES_JWT_KEY_HMAC
                       ? "a secret" : key->type == NGX_HTTP_FLORES_JWT_KEY_RSA
                       ? "an RSA public key" : "an EC public key",
-                      alg,
-                      type == NGX_HTTP_FLORES_JWT_KEY_HMAC
-                      ? "a secret" : type == NGX_HTTP_FLORES_JWT_KEY_RSA
+                      name,
+                      alg->type == NGX_HTTP_FLORES_JWT_KEY_HMAC
+                      ? "a secret" : alg->type == NGX_HTTP_FLORES_JWT_KEY_RSA
                       ? "an RSA public key" : "an EC public key");
         return NGX_CONF_ERROR;
     }
 
     /* an HMAC secret is at least as long as the hash (RFC 7518, 3.2) */
 
-    if (type == NGX_HTTP_FLORES_JWT_KEY_HMAC && key->data.len < min) {
+    if (alg->type == NGX_HTTP_FLORES_JWT_KEY_HMAC
+        && key->data.len < alg->size)
+    {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"flores_jwt_key_file\" \"%V\" in %s:%ui holds a "
-                      "secret of %uz bytes, but \"flores_jwt_algorithm\" %s "
+                      "secret of %uz bytes, but \"flores_jwt_algorithm\" %V "
                       "needs at least %uz", &key->file, key->conf_file,
-                      key->line, key->data.len, alg, min);
+                      key->line, key->data.len, name, alg->size);
         return NGX_CONF_ERROR;
     }
 
-    if (type == NGX_HTTP_FLORES_JWT_KEY_EC && key->curve != curve) {
+    if (alg->type == NGX_HTTP_FLORES_JWT_KEY_EC && key->curve != alg->curve) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"flores_jwt_key_file\" \"%V\" in %s:%ui holds a key "
-                      "on curve %s, but \"flores_jwt_algorithm\" %s needs %s",
+                      "on curve %s, but \"flores_jwt_algorithm\" %V needs %s",
                       &key->file, key->conf_file, key->line,
-                      OBJ_nid2sn(key->curve), alg, OBJ_nid2sn(curve));
+                      OBJ_nid2sn(key->curve), name, OBJ_nid2sn(alg->curve));
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_flores_jwt_prepare_key(cf, key, jcf->algorithm);
+}
+
+
+/*
+ * What each token check would otherwise redo: the hash fetched from
+ * OpenSSL's provider and, for HMAC, the secret's inner and outer pads.
+ * Once per key and algorithm, shared by the locations that use them.
+ */
+
+static char *
+ngx_http_flores_jwt_prepare_key(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key,
+    ngx_uint_t algorithm)
+{
+    EVP_MAC                         *mac;
+    OSSL_PARAM                       params[2];
+    ngx_http_flores_jwt_alg_t       *alg;
+    ngx_http_flores_jwt_verifier_t  *vf;
+
+    alg = &ngx_http_flores_jwt_algs[algorithm];
+    vf = &key->verifiers[algorithm];
+
+    if (vf->mac || vf->md) {
+        return NGX_CONF_OK;
+    }
+
+    if (alg->type != NGX_HTTP_FLORES_JWT_KEY_HMAC) {
+        vf->md = EVP_MD_fetch(NULL, alg->digest, NULL);
+
+        if (vf->md == NULL) {
+            ERR_clear_error();
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "EVP_MD_fetch(\"%s\") failed", alg->digest);
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+
+    if (mac == NULL) {
+        ERR_clear_error();
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "EVP_MAC_fetch(\"HMAC\") failed");
+        return NGX_CONF_ERROR;
+    }
+
+    /* the context keeps its own reference to mac */
+
+    vf->mac = EVP_MAC_CTX_new(mac);
+
+    EVP_MAC_free(mac);
+
+    if (vf->mac == NULL) {
+        ERR_clear_error();
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "EVP_MAC_CTX_new() failed");
+        return NGX_CONF_ERROR;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *) alg->digest, 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    if (EVP_MAC_init(vf->mac, key->data.data, key->data.len, params) != 1) {
+        ERR_clear_error();
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "EVP_MAC_init(\"%s\") failed", alg->digest);
         return NGX_CONF_ERROR;
     }
 
@@ -1241,7 +2075,10 @@ ngx_http_flores_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    /* the secret leaves no copy behind when the configuration is freed */
+    /*
+     * The secret leaves no copy behind when the configuration is freed, and
+     * what OpenSSL made of the key is freed with it.
+     */
 
     cln = ngx_pool_cleanup_add(cf->pool, 0);
     if (cln == NULL) {
@@ -1373,13 +2210,10 @@ static char *
 ngx_http_flores_jwt_parse_pem(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key)
 {
     BIO            *bio;
-    char           *rv;
     char            curve[64];
     size_t          len;
     EVP_PKEY       *pkey;
     unsigned long   e;
-
-    rv = NGX_CONF_ERROR;
 
     ERR_clear_error();
 
@@ -1389,7 +2223,7 @@ ngx_http_flores_jwt_parse_pem(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key)
         return NGX_CONF_ERROR;
     }
 
-    /* what libjwt reads: a SubjectPublicKeyInfo ("BEGIN PUBLIC KEY") */
+    /* a SubjectPublicKeyInfo ("BEGIN PUBLIC KEY") */
 
     pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
 
@@ -1406,6 +2240,10 @@ ngx_http_flores_jwt_parse_pem(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key)
         return NGX_CONF_ERROR;
     }
 
+    /* freed by the key's cleanup from now on */
+
+    key->pkey = pkey;
+
     switch (EVP_PKEY_get_base_id(pkey)) {
 
     case EVP_PKEY_RSA:
@@ -1417,7 +2255,7 @@ ngx_http_flores_jwt_parse_pem(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key)
                                "key file \"%V\" holds an RSA key of %d bits, "
                                "at least %d are needed", &key->file,
                                key->bits, NGX_HTTP_FLORES_JWT_MIN_RSA_BITS);
-            goto done;
+            goto failed;
         }
 
         break;
@@ -1429,7 +2267,7 @@ ngx_http_flores_jwt_parse_pem(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key)
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "key file \"%V\" holds an EC key on an "
                                "unnamed curve", &key->file);
-            goto done;
+            goto failed;
         }
 
         key->curve = OBJ_sn2nid(curve);
@@ -1441,7 +2279,7 @@ ngx_http_flores_jwt_parse_pem(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key)
                                "key file \"%V\" holds an EC key on curve "
                                "\"%s\", only P-256 and P-384 are supported",
                                &key->file, curve);
-            goto done;
+            goto failed;
         }
 
         break;
@@ -1450,17 +2288,18 @@ ngx_http_flores_jwt_parse_pem(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "key file \"%V\" holds a public key that is "
                            "neither RSA nor EC", &key->file);
-        goto done;
+        goto failed;
     }
 
-    rv = NGX_CONF_OK;
-
-done:
-
-    EVP_PKEY_free(pkey);
     ERR_clear_error();
 
-    return rv;
+    return NGX_CONF_OK;
+
+failed:
+
+    ERR_clear_error();
+
+    return NGX_CONF_ERROR;
 }
 
 
@@ -1468,6 +2307,15 @@ static void
 ngx_http_flores_jwt_key_cleanup(void *data)
 {
     ngx_http_flores_jwt_key_t  *key = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_FLORES_JWT_ALGS; i++) {
+        EVP_MAC_CTX_free(key->verifiers[i].mac);
+        EVP_MD_free(key->verifiers[i].md);
+    }
+
+    EVP_PKEY_free(key->pkey);
 
     ngx_explicit_memzero(key->data.data, key->data.len);
 }
@@ -1509,6 +2357,51 @@ ngx_http_flores_jwt_require_role(ngx_conf_t *cf, ngx_command_t *cmd,
 
         *role = value[i];
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/* flores_jwt_cache size=N | off */
+
+static char *
+ngx_http_flores_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_flores_jwt_main_conf_t *jmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value, s;
+
+    if (jmcf->cache_size != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        jmcf->cache_size = 0;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value[1].data, "size=", 5) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    s.data = value[1].data + 5;
+    s.len = value[1].len - 5;
+
+    n = ngx_atoi(s.data, s.len);
+
+    if (n == NGX_ERROR || n == 0 || n > NGX_HTTP_FLORES_JWT_CACHE_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid cache size \"%V\": 1 to %d tokens",
+                           &value[1], NGX_HTTP_FLORES_JWT_CACHE_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    jmcf->cache_size = n;
 
     return NGX_CONF_OK;
 }
