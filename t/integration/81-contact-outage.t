@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 # 81-contact-outage.t: the contact form and its mail through outages.  Broker down: 503 and
 # nothing queued.  SMTP server down: the client still gets 202 and the mail arrives, once,
-# when the server returns.  Mailer killed (SIGKILL) in the middle of a send and restarted:
-# the mail is neither lost nor doubled; the same with ten mails in hand or queued.
+# when the server returns; PostgreSQL down: the same.  Mailer killed (SIGKILL) in the middle
+# of a send and restarted: the mail is neither lost nor doubled; the same with ten mails in
+# hand or queued.
 
 use strict;
 use warnings;
@@ -116,6 +117,31 @@ run_blocks([
         # Protects: retried with backoff and delivered once the server is back, each once.
         name => 'SMTP back: both mails arrive within 60 s, once each',
         then => sub { delivered_once($ctx{smtp_ticket}, $ctx{smtp}, ticket_mails($ctx{smtp_ticket}, 60, 2, 3)) },
+    },
+
+    # ---- PostgreSQL (the mailer's memory of sent mail)
+    {
+        name => 'stop PostgreSQL',
+        then => sub { is(stop_component('postgres')->{rc}, 0, './flores stop postgres') },
+    },
+    {
+        # Protects: the form never needs the database; the mailer waits for it rather than
+        # send without recording (which could send twice).
+        name    => 'PostgreSQL down: still 202, and no mail yet',
+        request => sub { ['POST', $C, { name => 'Rosa Sin Base', email => ($ctx{pg} = unique_email('pg')),
+                                        subject => 'consulta', message => 'Escribo con la base de datos caída' }] },
+        status  => 202,
+        max_ms  => 3000,
+        then    => sub {
+            $ctx{pg_ticket} = $_[0]{json}{data}{ticket};
+            Time::HiRes::sleep(3);
+            is(scalar(ticket_mails($ctx{pg_ticket}, 0)), 0, 'nothing sent while the sent-mail record is unreachable');
+            is(start_component('postgres')->{rc}, 0, './flores start postgres');
+        },
+    },
+    {
+        name => 'PostgreSQL back: both mails arrive, once each',
+        then => sub { delivered_once($ctx{pg_ticket}, $ctx{pg}, ticket_mails($ctx{pg_ticket}, 60, 2, 3)) },
     },
 
     # ---- the mailer killed in the middle of a send
