@@ -237,6 +237,20 @@ run_blocks([
         },
     },
     {
+        # Protects: the form cannot be used to mail-bomb: 10 messages per 15 minutes from one
+        # client address (zone contact), then 429 with the rate-limit headers.
+        name => 'the eleventh message from one address within 15 minutes is refused',
+        then => sub {
+            my $src = next_source_address();
+            my @st = map { api('POST', $C, good(), undef, { source => $src })->{status} } 1 .. 10;
+            is(join(',', @st), join(',', (202) x 10), 'ten accepted');
+            my $res = api('POST', $C, good(), undef, { source => $src });
+            envelope_ok($res, 429, 'RATE_LIMITED', 'the eleventh: 429');
+            like(header($res, 'Retry-After') // '', qr/^\d+$/, 'Retry-After');
+            like(header($res, 'RateLimit-Policy') // '', qr/"contact";q=10;w=900/, 'the contact policy');
+        },
+    },
+    {
         # Protects: none of the refused injection attempts produced a mail anywhere.
         name => 'nothing ever went to the injected address',
         then => sub {

@@ -191,6 +191,20 @@ run_blocks([
     },
     invalid_token('does not work once it is deactivated', sub { $ctx{late} }),
 
+    # ---- the gateway's limit
+    {
+        # Protects: reset mails cannot be used to flood someone: 10 per 15 minutes per address.
+        name => 'the eleventh forgot-password from one address within 15 minutes is refused',
+        then => sub {
+            my $src = next_source_address();
+            my @st = map { api('POST', $F, { email => $ctx{unknown} }, undef, { source => $src })->{status} } 1 .. 10;
+            is(join(',', @st), join(',', (202) x 10), 'ten accepted');
+            my $res = api('POST', $F, { email => $ctx{unknown} }, undef, { source => $src });
+            envelope_ok($res, 429, 'RATE_LIMITED', 'the eleventh: 429');
+            like(header($res, 'RateLimit-Policy') // '', qr/"forgot_password";q=10;w=900/, 'the forgot_password policy');
+        },
+    },
+
     # ---- a race
     {
         # Protects: of two requests with one token, exactly one resets the password.
