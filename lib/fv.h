@@ -284,8 +284,13 @@ int fv_outbox_add_conn(PGconn *pg, const char *source, const char *schema, const
 /* ---- events: direct publishing (fv_publish.c) -----------------------------------------
  * For services without a database (contact): publishes one event to flores.events on the
  * worker's own broker connection (FV_STORE_AMQP), persistent, and returns only after the
- * broker confirmed it: FV_OK, FV_STORE_DOWN (broker unreachable: nothing was accepted, the
- * caller answers 503), FV_ERROR.  event_id (37 bytes) receives the event's id when not NULL. */
+ * broker confirmed it: FV_OK, FV_STORE_DOWN (broker unreachable, refusing or not confirming
+ * within FLORES_AMQP_TIMEOUT: the caller answers 503; after a timeout the broker may still
+ * have taken it, which consumers' deduplication absorbs), FV_ERROR (type not
+ * [a-z0-9._-]{1,255}, data not an object).  data stays the caller's (NULL: {}).  The
+ * connection is opened on first use, dropped after a failure and reopened by the next call
+ * (also when the broker closed it meanwhile).  /health checks it as "rabbitmq".  event_id
+ * (37 bytes) receives the event's id when not NULL ("" on failure). */
 
 int fv_publish(fv_worker_t *w, const char *type, json_object *data, char *event_id);
 
@@ -294,8 +299,9 @@ int fv_publish(fv_worker_t *w, const char *type, json_object *data, char *event_
  * A service lists its consumers in fv_service_t.consumers.  For each, the library runs a
  * thread with its own RabbitMQ connection and its own worker (the same store connections a
  * request worker has), declares the durable queue "<service>.<name>" bound to flores.events
- * with the patterns, prefetch 1..16, and calls the handler with each parsed event
- * ({"id","type","occurredAt","source","data"}).  The handler's answer:
+ * with the patterns, prefetch FLORES_CONSUMER_PREFETCH (1..16, default 8), and calls the
+ * handler with each parsed event ({"id","type","occurredAt","source","data"}; type and
+ * event_id point into it).  The handler's answer:
  *   FV_OK                           acknowledged;
  *   FV_RETRY, FV_STORE_DOWN, FV_ERROR  retried after a delay growing from 1 s to
  *                                   max_retry_ms, through "<service>.<name>.retry" (per-message
@@ -303,9 +309,18 @@ int fv_publish(fv_worker_t *w, const char *type, json_object *data, char *event_
  *                                   max_attempts times in all;
  *   FV_REJECT, or attempts exhausted  moved to "<service>.<name>.dead", where an operator can
  *                                   list and replay it (flores-events dead list|replay).
- * A message that is not JSON or lacks id/type is dead-lettered at once.  Delivery is at least
- * once: handlers are idempotent on the event id (fv_event_seen() for PostgreSQL stores).
- * The consumers stop with the server (SIGTERM) after the message in hand. */
+ * A message that is not a JSON object, or lacks a UUID "id" or a [a-z0-9._-] "type", is
+ * dead-lettered at once.  Headers on moved messages: x-flores-attempts (failed attempts),
+ * x-flores-routing-key (the event's routing key); on dead ones also x-flores-reason
+ * ("rejected", "attempts exhausted (n)", "malformed: ..."), x-flores-dead-at and
+ * x-flores-consumer.  A message is acknowledged only after the handler returned and its
+ * copy (retry, dead) was confirmed.  Delivery is at least once: handlers are idempotent on
+ * the event id (fv_event_seen() for PostgreSQL stores).  After the handler the worker's
+ * transaction, if one was left open, is rolled back.  A lost broker is looked for again
+ * with backoff (0.5 s doubling to 5 s).  The consumers start after the request workers and
+ * stop with the server (SIGTERM) after the message in hand.  The table is checked at start
+ * (names [a-z0-9_-]{1,64}, at least one binding, max_attempts 0..1000, max_retry_ms
+ * 0..86400000). */
 
 typedef int (*fv_consume_pt)(fv_worker_t *w, const char *type, const char *event_id,
     json_object *event);
@@ -318,9 +333,10 @@ struct fv_consumer_s {
     long                  max_retry_ms;  /* 0: 60000 */
 };
 
-/* Inside the caller's open transaction, records that consumer handled event_id
- * (processed_events, lib/sql/consumer.sql): 0 when new, 1 when already handled (skip the
- * effect, commit, return FV_OK), or FV_ERROR / FV_STORE_DOWN. */
+/* Inside the caller's open transaction (fv_pg_begin(); FV_ERROR without one), records that
+ * consumer handled event_id (processed_events, lib/sql/consumer.sql, in a migration of the
+ * service): 0 when new, 1 when already handled (skip the effect, commit, return FV_OK), or
+ * FV_ERROR / FV_STORE_DOWN. */
 int fv_event_seen(fv_worker_t *w, const char *consumer, const char *event_id);
 
 
