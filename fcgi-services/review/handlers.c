@@ -16,10 +16,10 @@
 #define REVIEW_MSG_PRODUCT        "Producto no encontrado"
 #define REVIEW_MSG_PRODUCT_ID     "debe ser un código de producto (A-Z, 0-9, _ o -, hasta 32)"
 #define REVIEW_MSG_FORBIDDEN      "Solo quien escribió la reseña o un administrador puede cambiarla"
+#define REVIEW_MSG_CATALOG_DOWN   "El catálogo no está disponible; inténtalo de nuevo en unos momentos"
+
 /* review_product_check(): the product is unknown or withdrawn. */
 #define REVIEW_PRODUCT_ABSENT     3
-
-#define REVIEW_MSG_CATALOG_DOWN   "El catálogo no está disponible; inténtalo de nuevo en unos momentos"
 
 
 static const char *review_text(const fv_req_t *r, const char *name);
