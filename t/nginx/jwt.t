@@ -1,8 +1,9 @@
 # jwt.t: flores_jwt validates Bearer tokens in the access phase. Every refusal
 # is a 401 (403 for a role) in the JSend envelope, with WWW-Authenticate, and
 # never reaches the protected backend; an accepted token's claims reach the
-# backend through $flores_jwt_*; each libjwt 1.10 trap (no time or iss/aud
-# checks, algorithm confusion, alg none) is closed.
+# backend through $flores_jwt_*; each classic trap of JWT libraries (no time
+# or iss/aud checks, algorithm confusion, alg none, critical extensions) is
+# closed.
 
 use strict;
 use warnings;
@@ -80,6 +81,13 @@ close $fh;
     numbers       => hs(sub => 42, level => 3, tags => ['a', 'b'], vip => JSON::PP::true),
     newline       => hs(email => "ana\@example.cl\r\nX-Injected: 1"),
     long          => hs(pad => 'p' x 9000),
+    crit          => jwt(key => $secret, header => { alg => 'HS256', typ => 'JWT', crit => ['exp'] }, claims => \%claims),
+    typ_lower     => jwt(key => $secret, header => { alg => 'HS256', typ => 'jwt' }, claims => \%claims),
+    no_typ        => jwt(key => $secret, header => { alg => 'HS256' }, claims => \%claims),
+    bad_utf8      => jwt(key => $secret, claims => qq({"sub":"\xff","exp":) . ($now + 600) . q(,"iss":"flores-victoria","aud":"flores-victoria-api"})),
+    array         => jwt(key => $secret, claims => '[1]'),
+    trailing      => jwt(key => $secret, claims => '{"sub":"42","exp":' . ($now + 600) . '} x'),
+    es256_short   => do { my $t = jwt(alg => 'ES256', key => $ec, claims => \%claims); $t =~ s/.{3}$//; $t },
 );
 
 my $config = <<'_EOC_';
@@ -319,7 +327,7 @@ X-Jwt-Error: malformed
 
 
 
-=== TEST 10: a token over 8 KiB is refused before libjwt copies it on the stack
+=== TEST 10: a token over 8 KiB is refused before it is decoded
 --- http_config
 large_client_header_buffers 4 32k;
 --- request
@@ -750,3 +758,52 @@ GET /open
 !X-Jwt-Error
 --- response_body
 sub= role= email= sid= level= tags= vip=
+
+
+
+=== TEST 45: a header with "crit": no extension is understood here, so the token is refused (malformed)
+--- request
+GET /hs
+--- more_headers eval
+"Authorization: Bearer $::T{crit}"
+--- error_code: 401
+--- response_headers
+X-Jwt-Error: malformed
+!X-Backend
+
+
+
+=== TEST 46: "typ" is case-insensitive, and optional
+--- request eval
+["GET /hs", "GET /hs"]
+--- more_headers eval
+["Authorization: Bearer $::T{typ_lower}", "Authorization: Bearer $::T{no_typ}"]
+--- error_code eval
+[200, 200]
+--- response_body eval
+["sub=42 role=customer email=ana\@example.cl sid=family-7 level= tags= vip=\n",
+ "sub=42 role=customer email=ana\@example.cl sid=family-7 level= tags= vip=\n"]
+
+
+
+=== TEST 47: signed payloads that are not one JSON object of valid UTF-8: 401 malformed
+--- request eval
+["GET /hs", "GET /hs", "GET /hs"]
+--- more_headers eval
+["Authorization: Bearer $::T{bad_utf8}", "Authorization: Bearer $::T{array}", "Authorization: Bearer $::T{trailing}"]
+--- error_code eval
+[401, 401, 401]
+--- response_headers eval
+["X-Jwt-Error: malformed\n!X-Backend", "X-Jwt-Error: malformed\n!X-Backend", "X-Jwt-Error: malformed\n!X-Backend"]
+
+
+
+=== TEST 48: an ES256 signature shorter than r || s: 401 signature
+--- request
+GET /es
+--- more_headers eval
+"Authorization: Bearer $::T{es256_short}"
+--- error_code: 401
+--- response_headers
+X-Jwt-Error: signature
+!X-Backend
