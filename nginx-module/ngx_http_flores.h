@@ -94,6 +94,7 @@ extern ngx_module_t  ngx_http_flores_breaker_module;
 extern ngx_module_t  ngx_http_flores_limit_module;
 extern ngx_module_t  ngx_http_flores_metrics_module;
 extern ngx_module_t  ngx_http_flores_health_module;
+extern ngx_module_t  ngx_http_flores_cache_module;
 
 
 #endif /* _NGX_HTTP_FLORES_H_INCLUDED_ */

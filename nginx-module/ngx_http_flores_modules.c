@@ -20,6 +20,7 @@ ngx_module_t  *ngx_modules[] = {
     &ngx_http_flores_limit_module,
     &ngx_http_flores_metrics_module,
     &ngx_http_flores_health_module,
+    &ngx_http_flores_cache_module,
     NULL
 };
 
@@ -31,11 +32,16 @@ char  *ngx_module_names[] = {
     "ngx_http_flores_limit_module",
     "ngx_http_flores_metrics_module",
     "ngx_http_flores_health_module",
+    "ngx_http_flores_cache_module",
     NULL
 };
 
 
-/* none of them is a filter: each goes at the end of nginx's module list */
+/*
+ * each goes at the end of nginx's module list; the one header filter (cache)
+ * then runs before nginx's own, which suits it: it only reads the upstream's
+ * headers
+ */
 char  *ngx_module_order[] = {
     NULL
 };
