@@ -35,6 +35,7 @@ typedef struct {
     size_t                nbinds;
     const char           *type;           /* publish */
     const char           *data;
+    const char           *id;             /* publish: the event's id (a redelivery) */
     long                  count;          /* 0: no limit */
     double                timeout;        /* seconds; 0: none */
 } ev_opts_t;
@@ -60,7 +61,7 @@ ev_usage(FILE *f)
         "  flores-events declare --queue NAME [--bind PATTERN]...\n"
         "  flores-events count --queue NAME\n"
         "  flores-events delete --queue NAME\n"
-        "  flores-events publish --type TYPE [--data JSON]\n"
+        "  flores-events publish --type TYPE [--data JSON] [--id UUID]\n"
         "  flores-events dead list --queue NAME [--count N]\n"
         "  flores-events dead replay --queue NAME [--count N]\n"
         "\n"
@@ -75,7 +76,8 @@ ev_usage(FILE *f)
         "count    prints the number of messages waiting in a queue.\n"
         "delete   deletes a queue and the messages in it.\n"
         "publish  publishes one event {id, type, occurredAt, source, data} with routing key\n"
-        "         TYPE (data: a JSON object, default {}) and waits for the broker's confirm.\n"
+        "         TYPE (data: a JSON object, default {}) and waits for the broker's confirm;\n"
+        "         --id gives the event's id (to deliver one event again), else a new one.\n"
         "dead     the dead-letter queue of a consumer: NAME is the consumer's queue\n"
         "         (\"product.rating\") or its \".dead\" queue.\n"
         "  list   prints each dead message as one JSON line {\"reason\", \"attempts\",\n"
@@ -103,6 +105,7 @@ ev_parse(int argc, char **argv, ev_opts_t *o)
         { "timeout", required_argument, NULL, 't' },
         { "type", required_argument, NULL, 'y' },
         { "data", required_argument, NULL, 'd' },
+        { "id", required_argument, NULL, 'i' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -133,7 +136,7 @@ ev_parse(int argc, char **argv, ev_opts_t *o)
         optind = 3;
     }
 
-    while ((c = getopt_long(argc, argv, "b:q:n:t:y:d:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:q:n:t:y:d:i:h", opts, NULL)) != -1) {
         switch (c) {
 
         case 'b':
@@ -179,6 +182,14 @@ ev_parse(int argc, char **argv, ev_opts_t *o)
             o->data = optarg;
             break;
 
+        case 'i':
+            if (!fv_uuid_ok(optarg)) {
+                (void) fprintf(stderr, "flores-events: --id needs a UUID\n");
+                return -1;
+            }
+            o->id = optarg;
+            break;
+
         case 'h':
             ev_usage(stdout);
             exit(EV_OK);
@@ -193,8 +204,10 @@ ev_parse(int argc, char **argv, ev_opts_t *o)
         return -1;
     }
 
-    if ((o->type != NULL || o->data != NULL) && strcmp(o->cmd, "publish") != 0) {
-        (void) fprintf(stderr, "flores-events: --type and --data are for publish\n");
+    if ((o->type != NULL || o->data != NULL || o->id != NULL)
+        && strcmp(o->cmd, "publish") != 0)
+    {
+        (void) fprintf(stderr, "flores-events: --type, --data and --id are for publish\n");
         return -1;
     }
 
@@ -377,7 +390,10 @@ ev_publish(fv_amqp_t *a, const ev_opts_t *o)
         return EV_USAGE;
     }
 
-    if (fv_uuid(id) != 0) {
+    if (o->id != NULL) {
+        (void) snprintf(id, sizeof(id), "%s", o->id);
+
+    } else if (fv_uuid(id) != 0) {
         json_object_put(data);
         return EV_BROKER;
     }
