@@ -29,6 +29,18 @@ const log = (msg) => console.log(`${new Date().toISOString()} mongo-standin[${pr
 mkdirSync(opt.dir, { recursive: true });
 const server = new CongoServer({ host: '127.0.0.1', port, storage: 'file', storagePath: opt.dir });
 
+// One command at a time, whichever connection sent it.  CongoDB's file storage reads, changes
+// and rewrites a whole collection file per write, with awaits in between: two commands that
+// overlap lose one another's writes ($inc, inserts) and a read can meet a half-written file.
+// A real MongoDB makes each single-document write atomic; in series, so does the stand-in.
+const route = server.commandRouter.route.bind(server.commandRouter);
+let previous = Promise.resolve();
+server.commandRouter.route = (command) => {
+  const result = previous.then(() => route(command));
+  previous = result.catch(() => {});
+  return result;
+};
+
 let stopping = false;
 async function stop(signal) {
   if (stopping) {
