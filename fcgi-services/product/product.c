@@ -125,6 +125,14 @@ product_check_keys(json_object *obj, const char *path, fv_errors_t *e)
 }
 
 
+static int
+product_price_ok(json_object *v)
+{
+    return v != NULL && json_object_is_type(v, json_type_int)
+           && json_object_get_int64(v) >= 1 && json_object_get_int64(v) <= PRODUCT_PRICE_MAX;
+}
+
+
 static json_object *
 product_member(json_object *body, const char *name)
 {
@@ -208,10 +216,10 @@ product_validate(json_object *body, product_mode_e mode, const char *path_id,
         }
     }
 
+    /* Compared only when both are valid prices: a bad one is reported once, by itself. */
     price = product_member(body, "price");
     was = product_member(body, "original_price");
-    if (price != NULL && was != NULL && json_object_is_type(price, json_type_int)
-        && json_object_is_type(was, json_type_int)
+    if (product_price_ok(price) && product_price_ok(was)
         && json_object_get_int64(was) < json_object_get_int64(price))
     {
         fv_errors_add(e, "original_price", "no puede ser menor que price");
