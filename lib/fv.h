@@ -361,7 +361,8 @@ void *fv_amqp_connection(fv_amqp_t *a);
  *   flores_http_requests_total{service,route,method,status}
  *   flores_http_request_duration_seconds{service,route} (histogram)
  *   flores_store_errors_total{service,store}
- *   flores_outbox_published_total{service}, flores_outbox_pending{service} */
+ *   flores_outbox_published_total{service}, flores_outbox_pending{service}
+ *   flores_events_consumed_total{service,consumer,outcome="handled|retried|dead"} */
 
 void fv_metrics_store_error(fv_server_t *s, const char *store);
 

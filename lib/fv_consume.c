@@ -84,6 +84,7 @@ struct fv_consume_s {
     fv_server_t          *server;
     const fv_consumer_t  *def;
     fv_worker_t           worker;
+    int                   index;          /* in the table, and in the metrics */
     pthread_t             thread;
     int                   started;
     char                  queue[FV_CONSUME_NAME_MAX * 2 + 2];
@@ -688,6 +689,7 @@ fv_consume_one(fv_consume_t *cs, fv_delivery_t *d)
     double                    t0;
     long                      attempts, delay;
     int                       rc;
+    fv_consumed_e             outcome;
 
     attempts = fv_consume_header_int(&d->msg.properties, FV_HDR_ATTEMPTS, 0);
     if (attempts < 0) {
@@ -703,6 +705,7 @@ fv_consume_one(fv_consume_t *cs, fv_delivery_t *d)
         if (fv_consume_move(cs, d, cs->dead, attempts, NULL, why, 0) != 0) {
             return -1;
         }
+        outcome = FV_CONSUMED_DEAD;
         goto ack;
     }
 
@@ -711,10 +714,12 @@ fv_consume_one(fv_consume_t *cs, fv_delivery_t *d)
     fv_worker_end(&cs->worker);
 
     if (rc == FV_OK) {
+        outcome = FV_CONSUMED_HANDLED;
         fv_log(FV_LOG_DEBUG, "consumer %s: %s %s handled in %.1f ms%s", cs->queue, type, id,
             fv_now_ms() - t0, d->redelivered ? " (redelivered)" : "");
 
     } else if (rc == FV_REJECT) {
+        outcome = FV_CONSUMED_DEAD;
         fv_log(FV_LOG_ERROR, "consumer %s: %s %s rejected: moved to %s", cs->queue, type, id,
             cs->dead);
         if (fv_consume_move(cs, d, cs->dead, attempts + 1, type, "rejected", 0) != 0) {
@@ -722,6 +727,7 @@ fv_consume_one(fv_consume_t *cs, fv_delivery_t *d)
         }
 
     } else if (attempts + 1 >= cs->max_attempts) {
+        outcome = FV_CONSUMED_DEAD;
         (void) snprintf(reason, sizeof(reason), "attempts exhausted (%ld)", attempts + 1);
         fv_log(FV_LOG_ERROR, "consumer %s: %s %s failed %ld times: moved to %s", cs->queue,
             type, id, attempts + 1, cs->dead);
@@ -730,6 +736,7 @@ fv_consume_one(fv_consume_t *cs, fv_delivery_t *d)
         }
 
     } else {
+        outcome = FV_CONSUMED_RETRIED;
         delay = fv_consume_delay((int) attempts + 1, cs->max_retry_ms);
         fv_log(FV_LOG_WARN, "consumer %s: %s %s failed (%s, attempt %ld of %d): again in "
             "%ld ms", cs->queue, type, id,
@@ -749,6 +756,7 @@ ack:
         return -1;
     }
 
+    fv_metrics_consumed(cs->server->metrics, cs->index, outcome);
     return 0;
 
 broken:
@@ -847,6 +855,7 @@ fv_consumers_start(fv_server_t *s)
         cs = &s->consumers[i];
         cs->server = s;
         cs->def = &svc->consumers[i];
+        cs->index = (int) i;
         cs->max_attempts = cs->def->max_attempts > 0 ? cs->def->max_attempts
                                                      : FV_CONSUME_ATTEMPTS;
         cs->max_retry_ms = cs->def->max_retry_ms > 0 ? cs->def->max_retry_ms

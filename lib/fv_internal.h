@@ -163,6 +163,18 @@ void fv_metrics_free(fv_metrics_t *m);
 void fv_metrics_request(fv_metrics_t *m, size_t route, const char *method, int status,
     double seconds);
 void fv_metrics_outbox(fv_metrics_t *m, uint64_t published, int64_t pending);
+
+typedef enum {
+    FV_CONSUMED_HANDLED = 0,
+    FV_CONSUMED_RETRIED,
+    FV_CONSUMED_DEAD,
+    FV_CONSUMED_N
+} fv_consumed_e;
+
+/* flores_events_consumed_total{consumer}: the consumer's index for fv_metrics_consumed(),
+ * -1 past the table's room (its counts are then not kept). */
+int fv_metrics_consumer_declare(fv_metrics_t *m, const char *name);
+void fv_metrics_consumed(fv_metrics_t *m, int consumer, fv_consumed_e outcome);
 void fv_metrics_render(fv_metrics_t *m, int outbox, fv_buf_t *out);
 
 

@@ -1,4 +1,5 @@
-/* fv_metrics.c: request, latency, store-error and outbox counters, rendered as Prometheus text. */
+/* fv_metrics.c: request, latency, store-error, outbox and consumer counters, rendered as
+ * Prometheus text. */
 
 #include <config.h>
 
@@ -16,6 +17,11 @@ static const double  fv_buckets[] = {
 
 #define FV_NBUCKETS   (sizeof(fv_buckets) / sizeof(fv_buckets[0]))
 #define FV_NSTORES    8
+#define FV_NCONSUMERS 16
+
+static const char *const  fv_consume_outcomes[FV_CONSUMED_N] = {
+    "handled", "retried", "dead"
+};
 
 /* Methods outside the table are counted as OTHER: clients choose methods, and a label
  * must not take values from clients. */
@@ -58,6 +64,9 @@ struct fv_metrics_s {
     size_t                nstores;
     uint64_t              published;
     int64_t               pending;
+    char                  consumers[FV_NCONSUMERS][72];
+    uint64_t              consumed[FV_NCONSUMERS][FV_CONSUMED_N];
+    size_t                nconsumers;
 };
 
 
@@ -239,6 +248,40 @@ fv_metrics_store_declare(fv_metrics_t *m, const char *store)
 }
 
 
+int
+fv_metrics_consumer_declare(fv_metrics_t *m, const char *name)
+{
+    int  i = -1;
+
+    if (m == NULL || pthread_mutex_lock(&m->lock) != 0) {
+        return -1;
+    }
+
+    if (m->nconsumers < FV_NCONSUMERS) {
+        i = (int) m->nconsumers++;
+        (void) snprintf(m->consumers[i], sizeof(m->consumers[i]), "%s", name);
+    }
+
+    (void) pthread_mutex_unlock(&m->lock);
+    return i;
+}
+
+
+void
+fv_metrics_consumed(fv_metrics_t *m, int consumer, fv_consumed_e outcome)
+{
+    if (m == NULL || consumer < 0 || (size_t) consumer >= FV_NCONSUMERS
+        || pthread_mutex_lock(&m->lock) != 0)
+    {
+        return;
+    }
+
+    m->consumed[consumer][outcome]++;
+
+    (void) pthread_mutex_unlock(&m->lock);
+}
+
+
 void
 fv_metrics_outbox(fv_metrics_t *m, uint64_t published, int64_t pending)
 {
@@ -341,6 +384,22 @@ fv_metrics_render(fv_metrics_t *m, int outbox, fv_buf_t *b)
         fv_label(b, "service", m->service, 1);
         fv_label(b, "store", m->stores[i].name, 0);
         fv_buf_printf(b, "} %llu\n", (unsigned long long) m->stores[i].count);
+    }
+
+    if (m->nconsumers > 0) {
+        fv_buf_str(b, "# HELP flores_events_consumed_total Events taken by the service's "
+            "consumers, by outcome: handled, retried (sent to wait in the retry queue), dead "
+            "(moved to the dead-letter queue).\n# TYPE flores_events_consumed_total counter\n");
+
+        for (i = 0; i < m->nconsumers; i++) {
+            for (k = 0; k < FV_CONSUMED_N; k++) {
+                fv_buf_str(b, "flores_events_consumed_total{");
+                fv_label(b, "service", m->service, 1);
+                fv_label(b, "consumer", m->consumers[i], 0);
+                fv_label(b, "outcome", fv_consume_outcomes[k], 0);
+                fv_buf_printf(b, "} %llu\n", (unsigned long long) m->consumed[i][k]);
+            }
+        }
     }
 
     if (outbox) {

@@ -127,6 +127,10 @@ fv_server_new(const fv_service_t *svc, fv_conf_t *conf)
         fv_metrics_outbox(s->metrics, 0, -1);
     }
 
+    for (i = 0; svc->consumers != NULL && svc->consumers[i].name != NULL; i++) {
+        (void) fv_metrics_consumer_declare(s->metrics, svc->consumers[i].name);
+    }
+
     /* libcurl's global state, for fv_http_json(): set up before any thread uses it. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fv_log(FV_LOG_ERROR, "curl_global_init() failed");

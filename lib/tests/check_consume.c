@@ -430,6 +430,28 @@ take_dead(dead_t *d)
 }
 
 
+/* The consumer's count for outcome in GET /metrics. */
+static long
+consumed(const char *outcome)
+{
+    mem_req_t    m;
+    char         key[256];
+    const char  *p;
+    long         n = -1;
+
+    (void) snprintf(key, sizeof(key), "flores_events_consumed_total{service=\"%s\","
+                    "consumer=\"things\",outcome=\"%s\"} ", svc_name, outcome);
+    mem_init(&m, "GET", "/metrics", NULL);
+    mem_run(&worker, &m);
+    p = strstr(m.body, key);
+    if (p != NULL) {
+        n = atol(p + strlen(key));
+    }
+    mem_free(&m);
+    return n;
+}
+
+
 /* ---- fixtures ------------------------------------------------------------------------- */
 
 static void
@@ -700,6 +722,9 @@ START_TEST(handled_events_are_acknowledged)
     ck_assert_int_eq(wait_for(main_count, 0, WAIT_MS), 0);
     ck_assert_int_eq(retry_count(), 0);
     ck_assert_int_eq(dead_count(), 0);
+    ck_assert_int_eq(consumed("handled"), 1);
+    ck_assert_int_eq(consumed("retried"), 0);
+    ck_assert_int_eq(consumed("dead"), 0);
 
     /* Acknowledged, not merely delivered: a restarted consumer gets nothing again. */
     stop_consumers();
@@ -776,6 +801,9 @@ START_TEST(exhausted_attempts_go_to_the_dead_queue)
     (void) usleep(1500 * 1000);
     ck_assert_int_eq(get_calls(), MAX_ATTEMPTS);
     ck_assert_int_eq(retry_count(), 0);
+    ck_assert_int_eq(consumed("retried"), MAX_ATTEMPTS - 1);
+    ck_assert_int_eq(consumed("dead"), 1);
+    ck_assert_int_eq(consumed("handled"), 0);
 }
 END_TEST
 
@@ -797,6 +825,7 @@ START_TEST(malformed_messages_go_to_the_dead_queue_at_once)
 
     ck_assert_int_eq(wait_for(dead_count, 6, WAIT_MS), 6);
     ck_assert_int_eq(get_calls(), 0);
+    ck_assert_int_eq(consumed("dead"), 6);
 
     take_dead(&d);
     ck_assert_str_eq(d.body, "not json");
