@@ -114,12 +114,18 @@ sub mail_part {
     return undef;
 }
 
-# Every stored message, parsed, oldest first.
+# Every stored message, parsed, oldest first: by the time the file was written (the names
+# only have seconds, then a random queue id).
 sub read_mails {
     my $dir = mail_dir();
     opendir my $dh, $dir or return ();
-    my @files = sort grep { !/^\./ && -f "$dir/$_" } readdir $dh;
+    my %mtime;
+    for my $f (grep { !/^\./ } readdir $dh) {
+        my @st = Time::HiRes::stat("$dir/$f");
+        $mtime{$f} = $st[9] if @st && -f _;
+    }
     closedir $dh;
+    my @files = sort { $mtime{$a} <=> $mtime{$b} || $a cmp $b } keys %mtime;
     my @mails;
     for my $f (@files) {
         open my $fh, '<:raw', "$dir/$f" or next;
