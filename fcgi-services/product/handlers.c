@@ -353,7 +353,7 @@ product_not_found(fv_req_t *r)
 
 
 /* If-None-Match: "*", or a list of entity tags compared weakly (RFC 9110 13.1.2). */
-static int
+int
 product_etag_match(const char *header, const char *etag)
 {
     const char  *p = header, *start;

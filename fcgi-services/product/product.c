@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -226,6 +227,35 @@ product_validate(json_object *body, product_mode_e mode, const char *path_id,
     }
 
     return fv_errors_count(e) - before;
+}
+
+
+/*
+ * A search is a literal text.  Every regular-expression syntax character (the same set in
+ * PCRE and JavaScript) gets a backslash, which in both makes it stand for itself; letters
+ * and digits never do, where a backslash would mean something.  The pattern then matches
+ * the text literally, and a pattern without quantifiers, groups or classes cannot be slow.
+ */
+char *
+product_search_pattern(const char *text)
+{
+    static const char  special[] = "\\^$.|?*+()[]{}/";
+    char              *out, *o;
+
+    out = malloc(2 * strlen(text) + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+
+    for (o = out; *text != '\0'; text++) {
+        if (strchr(special, *text) != NULL) {
+            *o++ = '\\';
+        }
+        *o++ = *text;
+    }
+    *o = '\0';
+
+    return out;
 }
 
 

@@ -74,6 +74,8 @@ json_object *product_view(const bson_t *doc);
 json_object *product_rating_json(double rating);
 
 int product_id_ok(const char *id);
+/* The $regex that matches text literally (caller frees); NULL when out of memory. */
+char *product_search_pattern(const char *text);
 /* A lower-case, accent-free copy of a name for sorting (out holds len + 1 bytes). */
 void product_name_key(const char *name, char *out, size_t size);
 /* The display name of a category or occasion slug ("cumpleanos" -> "Cumpleaños"). */
@@ -91,6 +93,8 @@ int product_replace(fv_req_t *r);
 int product_patch(fv_req_t *r);
 int product_stock(fv_req_t *r);
 int product_delete(fv_req_t *r);
+/* True when an If-None-Match header names etag ("*", a list, weak forms compared weakly). */
+int product_etag_match(const char *header, const char *etag);
 
 
 /* ---- review events (events.c) ------------------------------------------------------- */

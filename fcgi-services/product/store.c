@@ -91,32 +91,6 @@ product_collection(fv_worker_t *w, int *rc)
 }
 
 
-/* Regular-expression syntax characters (the same for PCRE and JavaScript) get a backslash:
- * the pattern then matches the text literally, and a pattern without quantifiers or
- * groups cannot be slow. */
-static char *
-product_regex_escape(const char *s)
-{
-    static const char  special[] = "\\^$.|?*+()[]{}/";
-    char              *out, *o;
-
-    out = malloc(2 * strlen(s) + 1);
-    if (out == NULL) {
-        return NULL;
-    }
-
-    for (o = out; *s != '\0'; s++) {
-        if (strchr(special, *s) != NULL) {
-            *o++ = '\\';
-        }
-        *o++ = *s;
-    }
-    *o = '\0';
-
-    return out;
-}
-
-
 /* The one document findAndModify returned, NULL when none matched. */
 static const bson_t *
 product_fam_value(const bson_t *reply, bson_t *value)
@@ -511,7 +485,7 @@ product_filter(const product_query_t *q, bson_t *filter, char **pattern)
     }
 
     if (q->search != NULL) {
-        *pattern = product_regex_escape(q->search);
+        *pattern = product_search_pattern(q->search);
         if (*pattern == NULL) {
             return;
         }
