@@ -5,12 +5,13 @@
  * variables ($flores_jwt_sub, $flores_jwt_role, $flores_jwt_email,
  * $flores_jwt_claim_<name>, $flores_jwt_error, $flores_jwt_cache).
  *
- * A token is checked with OpenSSL against a key prepared when the
- * configuration is loaded, its header and claims read with json-c. Each
- * worker keeps the tokens whose signature it has verified ("flores_jwt_cache"),
- * with their claims: a token sent again skips the signature check and the
- * parsing, never the checks of time, issuer, audience and role, which every
- * use repeats against the location's configuration.
+ * A token is checked with OpenSSL against a key read and checked when the
+ * configuration is loaded, made ready once per worker; its header and
+ * claims are read with json-c. Each worker keeps the tokens whose signature
+ * it has verified ("flores_jwt_cache"), with their claims: a token sent
+ * again skips the signature check and the parsing, never the checks of
+ * time, issuer, audience and role, which every use repeats against the
+ * location's configuration.
  */
 
 
@@ -102,7 +103,10 @@ typedef struct {
 } ngx_http_flores_jwt_alg_t;
 
 
-/* a key made ready for one algorithm, when a location first needs it */
+/*
+ * A key made ready for one algorithm, by each worker when it first checks
+ * a token with them: nothing of OpenSSL's is left to free after "nginx -t".
+ */
 typedef struct {
     /* HS*: the secret already set, re-initialized for each token */
     EVP_MAC_CTX                 *mac;
@@ -116,7 +120,7 @@ typedef struct {
     /* the secret for HMAC, the PEM text for RSA and EC */
     ngx_str_t                    data;
     ngx_uint_t                   type;
-    /* RSA, EC */
+    /* RSA, EC: read again from data by each worker */
     EVP_PKEY                    *pkey;
     /* RSA: the key size in bits; EC: the NID of the curve */
     int                          bits;
@@ -202,7 +206,8 @@ struct ngx_http_flores_jwt_node_s {
 
 /*
  * The worker's verified tokens: a hash table of chains and a queue, most
- * recently used first. Each worker fills its own copy, made at fork.
+ * recently used first. Each worker fills its own copy, made at fork; the
+ * table itself is allocated by the first token kept.
  */
 
 typedef struct {
@@ -247,6 +252,9 @@ static ngx_int_t ngx_http_flores_jwt_decode(ngx_http_request_t *r,
 static ngx_int_t ngx_http_flores_jwt_signature(ngx_http_request_t *r,
     ngx_http_flores_jwt_conf_t *jcf, u_char *input, size_t len,
     ngx_str_t *sig);
+static ngx_int_t ngx_http_flores_jwt_prepare(ngx_log_t *log,
+    ngx_http_flores_jwt_key_t *key, ngx_uint_t algorithm);
+static EVP_PKEY *ngx_http_flores_jwt_read_pkey(ngx_http_flores_jwt_key_t *key);
 static ngx_int_t ngx_http_flores_jwt_read_claims(ngx_http_request_t *r,
     json_object *payload, ngx_http_flores_jwt_claims_t **claimsp);
 static ngx_int_t ngx_http_flores_jwt_date(json_object *v, time_t *date);
@@ -292,8 +300,6 @@ static char *ngx_http_flores_jwt_merge_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_flores_jwt_check_key(ngx_conf_t *cf,
     ngx_http_flores_jwt_conf_t *jcf);
-static char *ngx_http_flores_jwt_prepare_key(ngx_conf_t *cf,
-    ngx_http_flores_jwt_key_t *key, ngx_uint_t algorithm);
 static char *ngx_http_flores_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_flores_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -923,6 +929,14 @@ ngx_http_flores_jwt_signature(ngx_http_request_t *r,
     alg = &ngx_http_flores_jwt_algs[jcf->algorithm];
     vf = &key->verifiers[jcf->algorithm];
 
+    if (vf->mac == NULL && vf->md == NULL
+        && ngx_http_flores_jwt_prepare(r->connection->log, key,
+                                       jcf->algorithm)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (alg->type == NGX_HTTP_FLORES_JWT_KEY_HMAC) {
 
         /* a NULL key starts over with the secret already set */
@@ -1007,6 +1021,112 @@ ngx_http_flores_jwt_signature(ngx_http_request_t *r,
 
     return ok == 1 ? NGX_HTTP_FLORES_JWT_ACCEPTED
                    : NGX_HTTP_FLORES_JWT_SIGNATURE;
+}
+
+
+/*
+ * What each token check would otherwise redo: the public key read from its
+ * PEM text, the hash fetched from OpenSSL's provider and, for HMAC, the
+ * secret's inner and outer pads. Once per key and algorithm in a worker,
+ * shared by the locations that use them; freed with the configuration.
+ */
+
+static ngx_int_t
+ngx_http_flores_jwt_prepare(ngx_log_t *log, ngx_http_flores_jwt_key_t *key,
+    ngx_uint_t algorithm)
+{
+    EVP_MAC                         *mac;
+    OSSL_PARAM                       params[2];
+    ngx_http_flores_jwt_alg_t       *alg;
+    ngx_http_flores_jwt_verifier_t  *vf;
+
+    alg = &ngx_http_flores_jwt_algs[algorithm];
+    vf = &key->verifiers[algorithm];
+
+    if (alg->type != NGX_HTTP_FLORES_JWT_KEY_HMAC) {
+
+        if (key->pkey == NULL) {
+            key->pkey = ngx_http_flores_jwt_read_pkey(key);
+
+            if (key->pkey == NULL) {
+                ERR_clear_error();
+                ngx_log_error(NGX_LOG_ALERT, log, 0,
+                              "flores jwt: cannot read the public key of "
+                              "\"%V\" again", &key->file);
+                return NGX_ERROR;
+            }
+        }
+
+        vf->md = EVP_MD_fetch(NULL, alg->digest, NULL);
+
+        if (vf->md == NULL) {
+            ERR_clear_error();
+            ngx_log_error(NGX_LOG_ALERT, log, 0,
+                          "flores jwt: EVP_MD_fetch(\"%s\") failed",
+                          alg->digest);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+
+    if (mac == NULL) {
+        ERR_clear_error();
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "flores jwt: EVP_MAC_fetch(\"HMAC\") failed");
+        return NGX_ERROR;
+    }
+
+    /* the context keeps its own reference to mac */
+
+    vf->mac = EVP_MAC_CTX_new(mac);
+
+    EVP_MAC_free(mac);
+
+    if (vf->mac == NULL) {
+        ERR_clear_error();
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "flores jwt: EVP_MAC_CTX_new() failed");
+        return NGX_ERROR;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *) alg->digest, 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    if (EVP_MAC_init(vf->mac, key->data.data, key->data.len, params) != 1) {
+        EVP_MAC_CTX_free(vf->mac);
+        vf->mac = NULL;
+        ERR_clear_error();
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "flores jwt: EVP_MAC_init(\"%s\") failed", alg->digest);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a SubjectPublicKeyInfo ("BEGIN PUBLIC KEY") */
+
+static EVP_PKEY *
+ngx_http_flores_jwt_read_pkey(ngx_http_flores_jwt_key_t *key)
+{
+    BIO       *bio;
+    EVP_PKEY  *pkey;
+
+    bio = BIO_new_mem_buf(key->data.data, (int) key->data.len);
+    if (bio == NULL) {
+        return NULL;
+    }
+
+    pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+
+    BIO_free(bio);
+
+    return pkey;
 }
 
 
@@ -1453,6 +1573,10 @@ ngx_http_flores_jwt_cache_lookup(ngx_http_flores_jwt_cache_t *cache,
 {
     ngx_http_flores_jwt_node_t  *node;
 
+    if (cache->buckets == NULL) {
+        return NULL;
+    }
+
     for (node = cache->buckets[hash & cache->mask]; node; node = node->next) {
 
         if (node->hash == hash
@@ -1476,8 +1600,20 @@ ngx_http_flores_jwt_cache_insert(ngx_http_request_t *r,
     ngx_http_flores_jwt_claims_t *claims)
 {
     u_char                      *p;
+    size_t                       size;
     ngx_queue_t                 *q;
     ngx_http_flores_jwt_node_t  *node, **bucket;
+
+    if (cache->buckets == NULL) {
+        size = (cache->mask + 1) * sizeof(ngx_http_flores_jwt_node_t *);
+
+        cache->buckets = ngx_alloc(size, r->connection->log);
+        if (cache->buckets == NULL) {
+            return;
+        }
+
+        ngx_memzero(cache->buckets, size);
+    }
 
     if (cache->count == cache->size) {
         q = ngx_queue_last(&cache->queue);
@@ -1554,6 +1690,11 @@ ngx_http_flores_jwt_cache_cleanup(void *data)
         node = ngx_queue_data(q, ngx_http_flores_jwt_node_t, queue);
 
         ngx_http_flores_jwt_cache_delete(cache, node);
+    }
+
+    if (cache->buckets) {
+        ngx_free(cache->buckets);
+        cache->buckets = NULL;
     }
 }
 
@@ -1793,12 +1934,6 @@ ngx_http_flores_jwt_init_main_conf(ngx_conf_t *cf, void *conf)
 
     for (n = 1; n < jmcf->cache_size; n <<= 1) { /* void */ }
 
-    cache->buckets = ngx_pcalloc(cf->pool,
-                                 n * sizeof(ngx_http_flores_jwt_node_t *));
-    if (cache->buckets == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
     cache->mask = n - 1;
     cache->size = jmcf->cache_size;
     ngx_queue_init(&cache->queue);
@@ -1937,77 +2072,6 @@ ngx_http_flores_jwt_check_key(ngx_conf_t *cf, ngx_http_flores_jwt_conf_t *jcf)
                       "on curve %s, but \"flores_jwt_algorithm\" %V needs %s",
                       &key->file, key->conf_file, key->line,
                       OBJ_nid2sn(key->curve), name, OBJ_nid2sn(alg->curve));
-        return NGX_CONF_ERROR;
-    }
-
-    return ngx_http_flores_jwt_prepare_key(cf, key, jcf->algorithm);
-}
-
-
-/*
- * What each token check would otherwise redo: the hash fetched from
- * OpenSSL's provider and, for HMAC, the secret's inner and outer pads.
- * Once per key and algorithm, shared by the locations that use them.
- */
-
-static char *
-ngx_http_flores_jwt_prepare_key(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key,
-    ngx_uint_t algorithm)
-{
-    EVP_MAC                         *mac;
-    OSSL_PARAM                       params[2];
-    ngx_http_flores_jwt_alg_t       *alg;
-    ngx_http_flores_jwt_verifier_t  *vf;
-
-    alg = &ngx_http_flores_jwt_algs[algorithm];
-    vf = &key->verifiers[algorithm];
-
-    if (vf->mac || vf->md) {
-        return NGX_CONF_OK;
-    }
-
-    if (alg->type != NGX_HTTP_FLORES_JWT_KEY_HMAC) {
-        vf->md = EVP_MD_fetch(NULL, alg->digest, NULL);
-
-        if (vf->md == NULL) {
-            ERR_clear_error();
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "EVP_MD_fetch(\"%s\") failed", alg->digest);
-            return NGX_CONF_ERROR;
-        }
-
-        return NGX_CONF_OK;
-    }
-
-    mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
-
-    if (mac == NULL) {
-        ERR_clear_error();
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "EVP_MAC_fetch(\"HMAC\") failed");
-        return NGX_CONF_ERROR;
-    }
-
-    /* the context keeps its own reference to mac */
-
-    vf->mac = EVP_MAC_CTX_new(mac);
-
-    EVP_MAC_free(mac);
-
-    if (vf->mac == NULL) {
-        ERR_clear_error();
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "EVP_MAC_CTX_new() failed");
-        return NGX_CONF_ERROR;
-    }
-
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                 (char *) alg->digest, 0);
-    params[1] = OSSL_PARAM_construct_end();
-
-    if (EVP_MAC_init(vf->mac, key->data.data, key->data.len, params) != 1) {
-        ERR_clear_error();
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "EVP_MAC_init(\"%s\") failed", alg->digest);
         return NGX_CONF_ERROR;
     }
 
@@ -2209,7 +2273,7 @@ failed:
 static char *
 ngx_http_flores_jwt_parse_pem(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key)
 {
-    BIO            *bio;
+    char           *rv;
     char            curve[64];
     size_t          len;
     EVP_PKEY       *pkey;
@@ -2217,17 +2281,7 @@ ngx_http_flores_jwt_parse_pem(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key)
 
     ERR_clear_error();
 
-    bio = BIO_new_mem_buf(key->data.data, (int) key->data.len);
-    if (bio == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "BIO_new_mem_buf() failed");
-        return NGX_CONF_ERROR;
-    }
-
-    /* a SubjectPublicKeyInfo ("BEGIN PUBLIC KEY") */
-
-    pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-
-    BIO_free(bio);
+    pkey = ngx_http_flores_jwt_read_pkey(key);
 
     if (pkey == NULL) {
         e = ERR_peek_last_error();
@@ -2240,9 +2294,7 @@ ngx_http_flores_jwt_parse_pem(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key)
         return NGX_CONF_ERROR;
     }
 
-    /* freed by the key's cleanup from now on */
-
-    key->pkey = pkey;
+    rv = NGX_CONF_ERROR;
 
     switch (EVP_PKEY_get_base_id(pkey)) {
 
@@ -2255,7 +2307,7 @@ ngx_http_flores_jwt_parse_pem(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key)
                                "key file \"%V\" holds an RSA key of %d bits, "
                                "at least %d are needed", &key->file,
                                key->bits, NGX_HTTP_FLORES_JWT_MIN_RSA_BITS);
-            goto failed;
+            goto done;
         }
 
         break;
@@ -2267,7 +2319,7 @@ ngx_http_flores_jwt_parse_pem(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key)
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "key file \"%V\" holds an EC key on an "
                                "unnamed curve", &key->file);
-            goto failed;
+            goto done;
         }
 
         key->curve = OBJ_sn2nid(curve);
@@ -2279,7 +2331,7 @@ ngx_http_flores_jwt_parse_pem(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key)
                                "key file \"%V\" holds an EC key on curve "
                                "\"%s\", only P-256 and P-384 are supported",
                                &key->file, curve);
-            goto failed;
+            goto done;
         }
 
         break;
@@ -2288,18 +2340,19 @@ ngx_http_flores_jwt_parse_pem(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "key file \"%V\" holds a public key that is "
                            "neither RSA nor EC", &key->file);
-        goto failed;
+        goto done;
     }
 
+    rv = NGX_CONF_OK;
+
+done:
+
+    /* each worker reads its own (ngx_http_flores_jwt_prepare()) */
+
+    EVP_PKEY_free(pkey);
     ERR_clear_error();
 
-    return NGX_CONF_OK;
-
-failed:
-
-    ERR_clear_error();
-
-    return NGX_CONF_ERROR;
+    return rv;
 }
 
 
