@@ -481,6 +481,65 @@ START_TEST(render_escapes_per_context)
 END_TEST
 
 
+/* ---- SMTP settings -------------------------------------------------------------------- */
+
+static int
+smtp_with(const char *url, const char *user, const char *password, mail_smtp_t *s)
+{
+    fv_conf_t  *conf;
+    int         rc;
+
+    (void) unsetenv("FLORES_CONFIG");
+    (void) unsetenv("FLORES_SMTP_PASSWORD_FILE");
+    if (url) (void) setenv("FLORES_SMTP_URL", url, 1); else (void) unsetenv("FLORES_SMTP_URL");
+    if (user) (void) setenv("FLORES_SMTP_USER", user, 1); else (void) unsetenv("FLORES_SMTP_USER");
+    if (password) (void) setenv("FLORES_SMTP_PASSWORD", password, 1);
+    else (void) unsetenv("FLORES_SMTP_PASSWORD");
+
+    conf = fv_conf_open();
+    ck_assert_ptr_nonnull(conf);
+    rc = mail_smtp_init(s, conf, "floresvictoria.cl");
+    fv_conf_close(conf);
+    return rc;
+}
+
+
+START_TEST(smtp_urls_get_an_ehlo_name)
+{
+    mail_smtp_t  s;
+
+    ck_assert_int_eq(smtp_with("smtp://127.0.0.1:2525", NULL, NULL, &s), 0);
+    ck_assert_str_eq(s.url, "smtp://127.0.0.1:2525/floresvictoria.cl");
+    ck_assert_ptr_null(s.password);
+    mail_smtp_free(&s);
+
+    ck_assert_int_eq(smtp_with("smtp://127.0.0.1:2525/", NULL, NULL, &s), 0);
+    ck_assert_str_eq(s.url, "smtp://127.0.0.1:2525/floresvictoria.cl");
+    mail_smtp_free(&s);
+
+    ck_assert_int_eq(smtp_with("smtps://mail.example.cl:465/mx.example.cl", "u", "p", &s), 0);
+    ck_assert_str_eq(s.url, "smtps://mail.example.cl:465/mx.example.cl");
+    ck_assert_str_eq(s.password, "p");
+    mail_smtp_free(&s);
+
+    ck_assert_int_eq(smtp_with(NULL, NULL, NULL, &s), 0);
+    ck_assert_str_eq(s.url, "smtp://127.0.0.1:25/floresvictoria.cl");
+    mail_smtp_free(&s);
+}
+END_TEST
+
+
+START_TEST(smtp_settings_refused)
+{
+    mail_smtp_t  s;
+
+    ck_assert_int_eq(smtp_with("http://127.0.0.1:25", NULL, NULL, &s), -1);
+    ck_assert_int_eq(smtp_with("127.0.0.1:25", NULL, NULL, &s), -1);
+    ck_assert_int_eq(smtp_with("smtp://127.0.0.1:25", "user", NULL, &s), -1);
+}
+END_TEST
+
+
 /* ---- the form -------------------------------------------------------------------------- */
 
 START_TEST(phones_chilean_and_international)
@@ -587,6 +646,11 @@ main(void)
     tc = tcase_create("templates");
     tcase_add_test(tc, shipped_templates_load);
     tcase_add_test(tc, render_escapes_per_context);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("smtp");
+    tcase_add_test(tc, smtp_urls_get_an_ehlo_name);
+    tcase_add_test(tc, smtp_settings_refused);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("form");
