@@ -78,6 +78,18 @@ fv_http_get(fv_worker_t *w)
 }
 
 
+/* http and https only (never file:// or the like, whatever the base URL says). */
+static CURLcode
+fv_http_protocols(CURL *c)
+{
+#if LIBCURL_VERSION_NUM >= 0x075500
+    return curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    return curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+}
+
+
 /* A method, header-safe: upper-case letters only. */
 static int
 fv_http_method_ok(const char *m)
@@ -180,7 +192,7 @@ fv_http_json(fv_worker_t *w, const char *method, const char *path, json_object *
 
     if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK
+        || fv_http_protocols(c) != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) FV_HTTP_CONNECT_MS)
            != CURLE_OK
