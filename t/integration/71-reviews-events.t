@@ -4,8 +4,8 @@
 # nothing for refused requests.  In: user.registered gives reviews their author's name;
 # order.status_changed to "delivered" makes reviews of the order's products verified
 # purchases (before or after they are written), once per event, and a malformed event is
-# dead-lettered.  Last, when the product service is in the stack, a product's rating and
-# reviews_count follow its reviews.
+# dead-lettered; a redelivered event changes nothing.  Last, when the product service is in the
+# stack, a product's rating and reviews_count follow its reviews.
 
 use strict;
 use warnings;
@@ -127,13 +127,14 @@ sub _is_number {
     return $JSON->encode([$h->{$k}]) !~ /^\["/;
 }
 
+# Publishes an event (under the id given, to deliver one again); returns its id.
 sub publish {
-    my ($type, $data) = @_;
-    my $r = run_cmd([events_bin(), 'publish', '--type', $type, '--data', $JSON->encode($data)],
-        timeout => 30);
+    my ($type, $data, $id) = @_;
+    my $r = run_cmd([events_bin(), 'publish', '--type', $type, '--data', $JSON->encode($data),
+        (defined $id ? ('--id', $id) : ())], timeout => 30);
     is($r->{rc}, 0, "published $type") or diag($r->{text});
-    my ($id) = $r->{out} =~ /([0-9a-f-]{36})/;
-    return $id;
+    my ($sent) = $r->{out} =~ /([0-9a-f-]{36})/;
+    return $sent;
 }
 
 sub processed {
@@ -258,6 +259,25 @@ run_blocks([
         },
     },
 
+    {
+        # Protects: a redelivered event (same id) changes nothing, even if its content differs.
+        name    => 'user.registered delivered twice: applied once',
+        then    => sub {
+            my $uid = $NEXT_UID++;
+            my $id = publish('user.registered', { userId => $uid, name => 'Primera Vez', email => "p$uid\@example.com",
+                                                  role => 'customer' });
+            ok(wait_for(15, sub { processed('users', $id) == 1 }), 'handled');
+            publish('user.registered', { userId => $uid, name => 'Segunda Vez', email => "p$uid\@example.com",
+                                         role => 'customer' }, $id);
+            my $marker = publish('user.registered', { userId => $NEXT_UID++, name => 'Marca Final',
+                                                      email => "m$uid\@example.com", role => 'customer' });
+            ok(wait_for(15, sub { processed('users', $marker) == 1 }), 'a later event was handled');
+            is(pg_value('SELECT name FROM reviews.reviewers WHERE user_id = $1', $uid), 'Primera Vez',
+                'the redelivery was ignored');
+            is(processed('users', $id), 1, 'the id recorded once');
+        },
+    },
+
     # ---- in: order.status_changed ---------------------------------------------------------------
     {
         name    => 'a review before delivery is not verified',
@@ -324,6 +344,22 @@ run_blocks([
         },
     },
     {
+        name    => 'order.status_changed delivered twice: applied once',
+        then    => sub {
+            my $c = customer();
+            my $id = publish('order.status_changed', { orderId => 91010, userId => $c->{id},
+                status => 'delivered', items => [{ productId => $V1, quantity => 1 }] });
+            ok(wait_for(15, sub { processed('orders', $id) == 1 }), 'handled');
+            publish('order.status_changed', { orderId => 91011, userId => $c->{id},
+                status => 'delivered', items => [{ productId => $V3, quantity => 1 }] }, $id);
+            my $marker = publish('order.status_changed', { orderId => 91012, userId => $NEXT_UID++,
+                status => 'delivered', items => [{ productId => $V1, quantity => 1 }] });
+            ok(wait_for(15, sub { processed('orders', $marker) == 1 }), 'a later event was handled');
+            is_deeply(pg('SELECT product_id, order_id FROM reviews.purchases WHERE user_id = $1', $c->{id}),
+                [[$V1, 91010]], 'only the first delivery\'s purchase');
+        },
+    },
+    {
         # Protects: an event that cannot be right is set aside, not retried forever nor applied.
         name    => 'a malformed order event is dead-lettered',
         then    => sub {
@@ -334,6 +370,49 @@ run_blocks([
             is(processed('orders', $ev), 0, 'not recorded as processed');
         },
     },
+
+    # ---- the product service follows ------------------------------------------------------------
+    {
+        # Protects: the product service keeps rating and reviews_count from the review events
+        # (on a product of its own, so the expected values are exact).
+        name    => 'a product\'s rating and reviews_count follow its reviews',
+        skip    => $NO_PRODUCT_SERVICE,
+        then    => sub {
+            my $adm = admin();
+            my $pid = 'ZR' . uc random_hex(5);
+            my $cr = api('POST', '/api/products', { id => $pid, name => 'Ramo de reseñas', price => 1000,
+                description => 'Un ramo para seguir sus reseñas.', category => 'pruebas' }, bearer($adm->{token}));
+            is($cr->{status}, 201, "an administrator creates $pid") or return diag($cr->{raw});
+            my $view = sub {     # the service's own data: an administrator's read skips the cache
+                my $r = api('GET', "/api/products/$pid", undef, bearer($adm->{token}));
+                return $r->{status} == 200 ? $r->{json}{data}{product} : {};
+            };
+            my $follows = sub {
+                my ($rating, $count, $what) = @_;
+                my $p = wait_for(20, sub { my $x = $view->(); ($x->{reviews_count} // -1) == $count
+                                           && abs(($x->{rating} // -1) - $rating) < 0.001 ? $x : 0 }, 0.5);
+                ok($p, "$what: rating $rating, reviews_count $count within 20 s")
+                    or diag($JSON->encode($view->()));
+            };
+            my ($c, $d) = (customer(), customer());
+            my $rc = post_review($pid, { rating => 4, comment => 'Bonito ramo de prueba.' }, $c->{token});
+            my $rd = post_review($pid, { rating => 1, comment => 'No me gustó nada.' }, $d->{token});
+            is($rc->{status}, 201, 'a 4');
+            is($rd->{status}, 201, 'a 1');
+            $follows->(2.5, 2, 'two reviews');
+            is(api('PUT', "/api/reviews/$rd->{json}{data}{review}{id}", { rating => 5, comment => 'Lo pensé mejor, me encanta.' },
+                bearer($d->{token}))->{status}, 200, 'the 1 becomes a 5');
+            $follows->(4.5, 2, 'after the edit');
+            is(api('DELETE', "/api/reviews/$rc->{json}{data}{review}{id}", undef, bearer($c->{token}))->{status},
+                200, 'the 4 is deleted');
+            $follows->(5, 1, 'after the deletion');
+            my $pub = wait_for(25, sub { my $r = api('GET', "/api/products/$pid");
+                $r->{status} == 200 && ($r->{json}{data}{product}{reviews_count} // -1) == 1 ? $r : 0 }, 1);
+            ok($pub, 'the public (cached) view shows it within 25 s');
+            push @{ $ctx{cleanup} }, [$rd->{json}{data}{review}{id}, $d->{token}];
+            $ctx{product_cleanup} = [$pid, $adm->{token}];
+        },
+    },
     {
         name    => 'clean up the reviews of this file',
         skip    => $NO_CATALOG,
@@ -341,6 +420,10 @@ run_blocks([
             for my $c (@{ $ctx{cleanup} || [] }) {
                 is(api('DELETE', "/api/reviews/$c->[0]", undef, bearer($c->[1]))->{status}, 200,
                     "review $c->[0] deleted");
+            }
+            if (my $p = $ctx{product_cleanup}) {
+                is(api('DELETE', "/api/products/$p->[0]", undef, bearer($p->[1]))->{status}, 200,
+                    "product $p->[0] withdrawn");
             }
         },
     },
