@@ -8,6 +8,8 @@
 
 #include <unistd.h>
 #include <amqp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "check_fv.h"
 
@@ -129,8 +131,39 @@ apply_effect(fv_worker_t *w, const char *id)
 }
 
 
+/* The broker's port, from FLORES_TEST_AMQP_URL. */
+static int
+amqp_port(void)
+{
+    const char  *at = strrchr(amqp_url, '@'), *colon;
+
+    colon = strchr(at != NULL ? at : amqp_url + 7, ':');
+    return colon != NULL ? atoi(colon + 1) : 5672;
+}
+
+
+/* Cuts every connection of this process to the broker, as a network failure would. */
+static void
+sever_broker_connections(void)
+{
+    struct sockaddr_in  sa;
+    socklen_t           len;
+    int                 fd;
+
+    for (fd = 3; fd < 1024; fd++) {
+        len = sizeof(sa);
+        if (getpeername(fd, (struct sockaddr *) &sa, &len) == 0 && sa.sin_family == AF_INET
+            && ntohs(sa.sin_port) == amqp_port())
+        {
+            (void) shutdown(fd, SHUT_RDWR);
+        }
+    }
+}
+
+
 /* data.mode: ok, fail (data.fails times, then ok), always (fails), reject (unless
- * reject_off), slow (half a second, then ok). */
+ * reject_off), slow (half a second, then ok), sever (the first time: the effect, then the
+ * broker connection breaks before the acknowledgement). */
 static int
 handler(fv_worker_t *w, const char *type, const char *id, json_object *ev)
 {
@@ -163,6 +196,9 @@ handler(fv_worker_t *w, const char *type, const char *id, json_object *ev)
             (void) usleep(500 * 1000);
         }
         rc = apply_effect(w, id);
+        if (strcmp(mode, "sever") == 0 && n == 1) {
+            sever_broker_connections();
+        }
     }
 
     atomic_store(&in_handler, 0);
@@ -948,6 +984,26 @@ START_TEST(redelivered_events_take_effect_once)
 END_TEST
 
 
+/* The handler took effect but its acknowledgement never reached the broker: the broker
+ * delivers the message again, to the reconnected consumer, and it takes effect once. */
+START_TEST(a_lost_acknowledgement_redelivers_without_a_second_effect)
+{
+    char  id[37];
+
+    start_consumers();
+    new_id(id);
+    publish_event(id, "{\"mode\":\"sever\"}");
+
+    ck_assert_int_eq(wait_for(handler_calls, 2, WAIT_MS), 2);
+    ck_assert_int_eq(wait_for(main_count, 0, WAIT_MS), 0);
+    ck_assert_int_eq(effects(), 1);
+    ck_assert_int_eq(admin_count("processed_events"), 1);
+    ck_assert_int_eq(dead_count(), 0);
+    ck_assert_int_eq(consumed("handled"), 1);
+}
+END_TEST
+
+
 START_TEST(event_seen_needs_a_transaction)
 {
     char  id[37];
@@ -1193,6 +1249,7 @@ main(void)
     tcase_add_test(tc, malformed_messages_go_to_the_dead_queue_at_once);
     tcase_add_test(tc, dead_letters_are_listed_and_replayed);
     tcase_add_test(tc, redelivered_events_take_effect_once);
+    tcase_add_test(tc, a_lost_acknowledgement_redelivers_without_a_second_effect);
     tcase_add_test(tc, event_seen_needs_a_transaction);
     tcase_add_test(tc, a_stop_finishes_the_message_in_hand);
     tcase_add_test(tc, an_idle_consumer_stops_at_once);
