@@ -61,6 +61,9 @@ my $NO_CATALOG = @PRODUCTS ? undef
     : 'the product service is not part of this stack (GET /api/products did not list two products)';
 my ($P1, $P2) = @PRODUCTS;
 diag($NO_CATALOG ? "writing blocks skipped: $NO_CATALOG" : "reviewing products $P1 and $P2");
+# Creating and withdrawing products needs the real product service.
+my $NO_PRODUCT_SERVICE = $NO_CATALOG // ($ENV{FLORES_TEST_REVIEW_PRODUCTS}
+    ? 'FLORES_TEST_REVIEW_PRODUCTS names the products: the product service may not be there' : undef);
 
 # A product id nobody uses: the list fixtures below are written straight into the store, so
 # that counts and order are known exactly whatever ran before.
@@ -402,6 +405,27 @@ run_blocks([
         then    => sub {
             is(pg_value('SELECT count(*) FROM reviews.reviews WHERE product_id = $1', $ctx{ghost}), 0,
                 'no row');
+        },
+    },
+    {
+        # Protects: a product withdrawn from sale (soft-deleted) takes no new reviews, while
+        # its existing reviews stay readable.
+        name    => 'a withdrawn product: no new reviews (404), old ones still listed',
+        skip    => $NO_PRODUCT_SERVICE,
+        then    => sub {
+            my $adm = admin();
+            my $pid = 'ZW' . uc random_hex(5);
+            my $cr = api('POST', '/api/products', { id => $pid, name => 'Ramo retirado', price => 1000,
+                description => 'Un ramo que se retira de la venta.', category => 'pruebas' }, bearer($adm->{token}));
+            is($cr->{status}, 201, "an administrator creates $pid") or return diag($cr->{raw});
+            my $c = customer();
+            is(post_review($pid, $GOOD, $c->{token})->{status}, 201, 'reviewed while on sale');
+            is(api('DELETE', "/api/products/$pid", undef, bearer($adm->{token}))->{status}, 200, 'withdrawn');
+            my $r = post_review($pid, $GOOD, customer()->{token});
+            envelope_ok($r, 404, 'NOT_FOUND', 'a new review: 404 NOT_FOUND');
+            my $l = list($pid);
+            is($l->{status} == 200 && $l->{json}{data}{summary}{count}, 1, 'the old review is still listed');
+            pg('DELETE FROM reviews.reviews WHERE product_id = $1', $pid);
         },
     },
     {
