@@ -684,8 +684,8 @@ fv_consume_one(fv_consume_t *cs, fv_delivery_t *d)
 {
     amqp_connection_state_t   c = fv_amqp_connection(cs->mq);
     json_object              *ev;
-    const char               *type, *id, *why = NULL;
-    char                      reason[64];
+    const char               *t, *i, *why = NULL;
+    char                      reason[64], type[256], id[37];
     double                    t0;
     long                      attempts, delay;
     int                       rc;
@@ -696,7 +696,7 @@ fv_consume_one(fv_consume_t *cs, fv_delivery_t *d)
         attempts = 0;
     }
 
-    ev = fv_consume_parse(d, &type, &id, &why);
+    ev = fv_consume_parse(d, &t, &i, &why);
 
     if (ev == NULL) {
         fv_log(FV_LOG_ERROR, "consumer %s: message %llu %s: moved to %s", cs->queue,
@@ -708,6 +708,10 @@ fv_consume_one(fv_consume_t *cs, fv_delivery_t *d)
         outcome = FV_CONSUMED_DEAD;
         goto ack;
     }
+
+    /* Copies: the handler may change the event it is given. */
+    (void) snprintf(type, sizeof(type), "%s", t);
+    (void) snprintf(id, sizeof(id), "%s", i);
 
     t0 = fv_now_ms();
     rc = cs->def->handler(&cs->worker, type, id, ev);
