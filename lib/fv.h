@@ -301,7 +301,8 @@ int fv_publish(fv_worker_t *w, const char *type, json_object *data, char *event_
  * request worker has), declares the durable queue "<service>.<name>" bound to flores.events
  * with the patterns, prefetch FLORES_CONSUMER_PREFETCH (1..16, default 8), and calls the
  * handler with each parsed event ({"id","type","occurredAt","source","data"}, the handler's
- * to read or change during the call; type and event_id are the library's copies).  The handler's answer:
+ * to read or change during the call; type and event_id are the library's copies).  The
+ * handler's answer:
  *   FV_OK                           acknowledged;
  *   FV_RETRY, FV_STORE_DOWN, FV_ERROR  retried after a delay growing from 1 s to
  *                                   max_retry_ms, through "<service>.<name>.retry" (per-message
