@@ -24,8 +24,9 @@
  * A second copy of the same request handled at the same time waits on the first one's
  * uncommitted row, then finds it handled.  A mailer killed before the server's "250"
  * leaves no row (the transaction dies with the connection) and an unacknowledged message
- * that the broker hands out again: nothing is lost.  Only a crash after the 250 and before
- * the COMMIT returns can send a mail twice, the window every SMTP client has.
+ * that the broker hands out again: nothing is lost.  Only a crash, or the database lost,
+ * after the 250 and before the COMMIT returns can send a mail twice: the window every SMTP
+ * client has.
  *
  * A request that can never be sent (unknown template, a missing placeholder, a bad
  * address) is rejected at once to the dead-letter queue.  Message contents and template
