@@ -207,6 +207,7 @@ struct fv_worker_s {
     int                   pg_in_tx;      /* fv_pg_begin() ran and no commit/rollback yet */
     int                   pg_tx_broken;  /* the connection broke inside that transaction */
     struct _mongoc_client_t  *mongo;     /* FV_STORE_MONGO (fv_mongo.c), NULL until used */
+    int                   mongo_broken;  /* failed: closed once the request has let go of it */
     fv_worker_state_e     state;         /* under server->lock */
     int                   idle_fd;       /* a kept connection waited on while idle */
     fv_amqp_t            *amqp;          /* fv_publish(): opened lazily, dropped on failure */
@@ -269,6 +270,9 @@ int fv_pg_schema_ok(const char *schema);
 void fv_mongo_init(void);
 void fv_mongo_cleanup(void);
 void fv_mongo_close(fv_worker_t *w);
+/* At the end of every request or message: a client that failed is closed (the next use
+ * opens a new one). */
+void fv_mongo_request_end(fv_worker_t *w);
 /* Store check for /health: "ping" answered. */
 int fv_mongo_ping(fv_worker_t *w);
 

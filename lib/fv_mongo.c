@@ -142,6 +142,11 @@ fv_mongo_client(fv_worker_t *w)
 {
     char  appname[64];
 
+    /* Failed earlier in this request: not used again before it is closed. */
+    if (w->mongo_broken) {
+        return NULL;
+    }
+
     if (w->mongo == NULL) {
         w->mongo = fv_mongo_connect(w->server->conf);
 
@@ -180,6 +185,17 @@ fv_mongo_close(fv_worker_t *w)
         mongoc_client_destroy(w->mongo);
         w->mongo = NULL;
     }
+
+    w->mongo_broken = 0;
+}
+
+
+void
+fv_mongo_request_end(fv_worker_t *w)
+{
+    if (w->mongo_broken) {
+        fv_mongo_close(w);
+    }
 }
 
 
@@ -191,7 +207,9 @@ fv_mongo_duplicate(const bson_error_t *error)
 
 
 /* Errors after which the client cannot be trusted: no server, a broken or timed-out
- * connection, a server going away (shutdown, step-down). */
+ * connection, a server going away (shutdown, step-down).  The client is closed at the end
+ * of the request, once the caller has destroyed what it holds of it (collections,
+ * cursors); until then the worker makes no other call with it. */
 static int
 fv_mongo_unreachable(const bson_error_t *error)
 {
@@ -226,7 +244,7 @@ fv_mongo_failed(fv_worker_t *w, const bson_error_t *error, const char *what)
 {
     if (fv_mongo_unreachable(error)) {
         fv_log(FV_LOG_WARN, "MongoDB unreachable (%s): %s", what ? what : "?", error->message);
-        fv_mongo_close(w);
+        w->mongo_broken = 1;
         fv_metrics_store_error(w->server, FV_MONGO_STORE);
         return FV_STORE_DOWN;
     }

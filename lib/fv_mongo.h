@@ -2,7 +2,7 @@
  *
  * FLORES_MONGO_URL (a mongodb:// URL) and FLORES_MONGO_DB (default: the URL's database, else
  * "flores") set the store.  Every worker holds its own single-threaded client, opened lazily
- * and dropped after a network failure so that the next call opens a fresh one: an outage
+ * and closed after a network failure so that the next request opens a fresh one: an outage
  * costs each request at most FLORES_MONGO_TIMEOUT milliseconds (connect and server
  * selection, default 800, at most 1000), and the service serves again as soon as the server
  * answers, without a restart.  Socket reads and writes time out after
@@ -19,8 +19,8 @@
 #include "fv.h"
 
 
-/* The worker's client, connected on first use; NULL when the server cannot be reached
- * (already logged and counted): the caller returns FV_STORE_DOWN. */
+/* The worker's client, connected on first use; NULL when it cannot be made or failed
+ * earlier in the request (already logged and counted): the caller returns FV_STORE_DOWN. */
 mongoc_client_t *fv_mongo_client(fv_worker_t *w);
 
 /* A collection of the service's database on the worker's client (the caller destroys it);
@@ -28,8 +28,9 @@ mongoc_client_t *fv_mongo_client(fv_worker_t *w);
 mongoc_collection_t *fv_mongo_collection(fv_worker_t *w, const char *name);
 
 /* Classifies the error of a failed call: FV_STORE_DOWN when the server was unreachable or
- * the connection broke (the worker's client is dropped and reopened on next use, and the
- * store error counted), FV_ERROR otherwise (logged with what).  Duplicate keys are not
+ * the connection broke (the store error is counted, fv_mongo_client() answers NULL for the
+ * rest of the request, and the client is closed at its end, to be reopened by the next
+ * one), FV_ERROR otherwise (logged with what).  Duplicate keys are not
  * errors to report: test them with fv_mongo_duplicate() first. */
 int fv_mongo_failed(fv_worker_t *w, const bson_error_t *error, const char *what);
 

@@ -239,6 +239,7 @@ void
 fv_worker_end(fv_worker_t *w)
 {
     fv_pg_request_end(w);
+    fv_mongo_request_end(w);
 }
 
 
