@@ -556,6 +556,7 @@ product_store_list(fv_worker_t *w, const product_query_t *q, json_object **produ
     bson_error_t          error;
     json_object          *list, *p;
     char                 *pattern;
+    size_t                n;
     int                   rc;
 
     *products = NULL;
@@ -577,12 +578,6 @@ product_store_list(fv_worker_t *w, const product_query_t *q, json_object **produ
         goto out;
     }
 
-    *total = mongoc_collection_count_documents(c, &filter, NULL, NULL, NULL, &error);
-    if (*total < 0) {
-        rc = fv_mongo_failed(w, &error, "count");
-        goto out;
-    }
-
     product_sort(q->sort, &opts);
     BSON_APPEND_INT64(&opts, "skip", q->skip);
     BSON_APPEND_INT64(&opts, "limit", q->limit);
@@ -595,12 +590,6 @@ product_store_list(fv_worker_t *w, const product_query_t *q, json_object **produ
     BSON_APPEND_INT32(&hidden, "_appliedEvents", 0);
     BSON_APPEND_INT32(&hidden, "nameKey", 0);
     bson_append_document_end(&opts, &hidden);
-
-    /* A page past the end is an empty list, with the totals. */
-    if (q->skip >= *total) {
-        rc = FV_OK;
-        goto done;
-    }
 
     cur = mongoc_collection_find_with_opts(c, &filter, &opts, NULL);
 
@@ -618,10 +607,25 @@ product_store_list(fv_worker_t *w, const product_query_t *q, json_object **produ
         goto out;
     }
 
+    n = json_object_array_length(list);
+
+    /* A page that is not full is the last one: the total is known without counting.  A
+     * full page, or an empty one past the first (past the end), needs the count. */
+    if (n > 0 && n < (size_t) q->limit) {
+        *total = q->skip + (int64_t) n;
+
+    } else if (n == 0 && q->skip == 0) {
+        *total = 0;
+
+    } else {
+        *total = mongoc_collection_count_documents(c, &filter, NULL, NULL, NULL, &error);
+        if (*total < 0) {
+            rc = fv_mongo_failed(w, &error, "count");
+            goto out;
+        }
+    }
+
     rc = FV_OK;
-
-done:
-
     *products = list;
     list = NULL;
 
