@@ -268,7 +268,8 @@ ngx_http_flores_cache_metrics(ngx_http_request_t *r, void *data)
 
     for (i = 0; i < cmcf->zones.nelts; i++) {
         zone = shm_zone[i]->data;
-        p = ngx_sprintf(p, "flores_gateway_cache_bumps_total{zone=\"%V\"} %uA\n",
+        p = ngx_sprintf(p, "flores_gateway_cache_bumps_total"
+                           "{zone=\"%V\"} %uA\n",
                         &zone->name, zone->sh->bumps);
     }
 

@@ -67,7 +67,8 @@ product_list(fv_req_t *r)
     json_object_object_add(pagination, "page", json_object_new_int64(page));
     json_object_object_add(pagination, "limit", json_object_new_int64(limit));
     json_object_object_add(pagination, "total", json_object_new_int64(total));
-    json_object_object_add(pagination, "pages", json_object_new_int64((total + limit - 1) / limit));
+    json_object_object_add(pagination, "pages",
+        json_object_new_int64((total + limit - 1) / limit));
 
     data = json_object_new_object();
     json_object_object_add(data, "products", products);
@@ -464,7 +465,8 @@ product_arg_str(const fv_req_t *r, const char *name)
 {
     json_object  *v;
 
-    if (!json_object_object_get_ex(r->args, name, &v) || !json_object_is_type(v, json_type_string))
+    if (!json_object_object_get_ex(r->args, name, &v)
+        || !json_object_is_type(v, json_type_string))
     {
         return NULL;
     }
@@ -478,7 +480,9 @@ product_arg_int(const fv_req_t *r, const char *name)
 {
     json_object  *v;
 
-    if (!json_object_object_get_ex(r->args, name, &v) || !json_object_is_type(v, json_type_int)) {
+    if (!json_object_object_get_ex(r->args, name, &v)
+        || !json_object_is_type(v, json_type_int))
+    {
         return -1;
     }
 
