@@ -5,10 +5,9 @@
 # deleting by the author or an administrator, refused for other customers; SQL
 # metacharacters stored and shown literally.
 #
-# Reading needs only the review service.  Writing needs a product the product service knows:
-# the first two products of GET /api/products; when the product service is not part of the
-# stack, the writing blocks are skipped (FLORES_TEST_REVIEW_PRODUCTS="ID1 ID2" names them
-# instead, for a stack whose product service is reachable but not listed).
+# Reading needs only the review service.  Writing needs products the product service knows:
+# the file creates two of its own; when the product service is not part of the stack, the
+# writing blocks are skipped.
 
 use strict;
 use warnings;
@@ -45,25 +44,33 @@ sub admin {
 
 # ---- products ------------------------------------------------------------------------------
 
-sub catalog_products {
-    if ($ENV{FLORES_TEST_REVIEW_PRODUCTS}) {
-        return split ' ', $ENV{FLORES_TEST_REVIEW_PRODUCTS};
+# Products of the test's own, created by an administrator (so that the catalogue's products
+# and their ratings are left alone) and withdrawn at the end; () when the product service is
+# not part of the stack.
+sub test_products {
+    my ($n, $tag) = @_;
+    my $probe = api('GET', '/api/products?limit=1');
+    return () unless $probe->{status} == 200 && ref $probe->{json} eq 'HASH';
+    my $adm = mint_jwt({ sub => '999999999', role => 'admin', exp => time + 7200 });
+    my @ids;
+    for my $k (1 .. $n) {
+        my $id = $tag . $k . uc random_hex(4);
+        my $r = api('POST', '/api/products', { id => $id, name => "Ramo de prueba $k", price => 1000 * $k,
+            description => 'Un ramo creado para probar las reseñas.', category => 'pruebas' }, bearer($adm));
+        if ($r->{status} != 201) {
+            diag("cannot create the test product $id: $r->{status} $r->{raw}");
+            return ();
+        }
+        push @ids, $id;
     }
-    my $r = api('GET', '/api/products?limit=2');
-    return () unless $r->{status} == 200 && ref $r->{json} eq 'HASH';
-    my $list = $r->{json}{data}{products};
-    return () unless ref $list eq 'ARRAY' && @$list >= 2;
-    return map { $_->{id} } @$list[0, 1];
+    cleanup(sub { api('DELETE', "/api/products/$_", undef, bearer($adm)) for @ids });
+    return @ids;
 }
 
-my @PRODUCTS = catalog_products();
-my $NO_CATALOG = @PRODUCTS ? undef
-    : 'the product service is not part of this stack (GET /api/products did not list two products)';
+my @PRODUCTS = test_products(2, 'ZP');
+my $NO_CATALOG = @PRODUCTS ? undef : 'the product service is not part of this stack (no product could be created through it)';
 my ($P1, $P2) = @PRODUCTS;
 diag($NO_CATALOG ? "writing blocks skipped: $NO_CATALOG" : "reviewing products $P1 and $P2");
-# Creating and withdrawing products needs the real product service.
-my $NO_PRODUCT_SERVICE = $NO_CATALOG // ($ENV{FLORES_TEST_REVIEW_PRODUCTS}
-    ? 'FLORES_TEST_REVIEW_PRODUCTS names the products: the product service may not be there' : undef);
 
 # A product id nobody uses: the list fixtures below are written straight into the store, so
 # that counts and order are known exactly whatever ran before.
@@ -411,13 +418,14 @@ run_blocks([
         # Protects: a product withdrawn from sale (soft-deleted) takes no new reviews, while
         # its existing reviews stay readable.
         name    => 'a withdrawn product: no new reviews (404), old ones still listed',
-        skip    => $NO_PRODUCT_SERVICE,
+        skip    => $NO_CATALOG,
         then    => sub {
             my $adm = admin();
             my $pid = 'ZW' . uc random_hex(5);
             my $cr = api('POST', '/api/products', { id => $pid, name => 'Ramo retirado', price => 1000,
                 description => 'Un ramo que se retira de la venta.', category => 'pruebas' }, bearer($adm->{token}));
             is($cr->{status}, 201, "an administrator creates $pid") or return diag($cr->{raw});
+            cleanup(sub { pg('DELETE FROM reviews.reviews WHERE product_id = $1', $pid) });
             my $c = customer();
             is(post_review($pid, $GOOD, $c->{token})->{status}, 201, 'reviewed while on sale');
             is(api('DELETE', "/api/products/$pid", undef, bearer($adm->{token}))->{status}, 200, 'withdrawn');
@@ -425,7 +433,6 @@ run_blocks([
             envelope_ok($r, 404, 'NOT_FOUND', 'a new review: 404 NOT_FOUND');
             my $l = list($pid);
             is($l->{status} == 200 && $l->{json}{data}{summary}{count}, 1, 'the old review is still listed');
-            pg('DELETE FROM reviews.reviews WHERE product_id = $1', $pid);
         },
     },
     {

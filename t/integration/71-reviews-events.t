@@ -35,25 +35,32 @@ sub admin {
     return { id => $id, token => mint_jwt({ sub => "$id", role => 'admin', exp => time + 3600 }) };
 }
 
-sub catalog_products {
-    if ($ENV{FLORES_TEST_REVIEW_PRODUCTS}) {
-        return split ' ', $ENV{FLORES_TEST_REVIEW_PRODUCTS};
+# Products of the test's own, created by an administrator (so that the catalogue's products
+# and their ratings are left alone) and withdrawn at the end; () when the product service is
+# not part of the stack.
+sub test_products {
+    my ($n, $tag) = @_;
+    my $probe = api('GET', '/api/products?limit=1');
+    return () unless $probe->{status} == 200 && ref $probe->{json} eq 'HASH';
+    my $adm = mint_jwt({ sub => '999999999', role => 'admin', exp => time + 7200 });
+    my @ids;
+    for my $k (1 .. $n) {
+        my $id = $tag . $k . uc random_hex(4);
+        my $r = api('POST', '/api/products', { id => $id, name => "Ramo de prueba $k", price => 1000 * $k,
+            description => 'Un ramo creado para probar las reseñas.', category => 'pruebas' }, bearer($adm));
+        if ($r->{status} != 201) {
+            diag("cannot create the test product $id: $r->{status} $r->{raw}");
+            return ();
+        }
+        push @ids, $id;
     }
-    my $r = api('GET', '/api/products?limit=4');
-    return () unless $r->{status} == 200 && ref $r->{json} eq 'HASH';
-    my $list = $r->{json}{data}{products};
-    return () unless ref $list eq 'ARRAY' && @$list >= 4;
-    return map { $_->{id} } @$list[0 .. 3];
+    cleanup(sub { api('DELETE', "/api/products/$_", undef, bearer($adm)) for @ids });
+    return @ids;
 }
 
-my @PRODUCTS = catalog_products();
-my $NO_CATALOG = @PRODUCTS >= 4 ? undef
-    : 'the product service is not part of this stack (GET /api/products did not list four products)';
-my ($P1, $P2, $P3, $P4) = @PRODUCTS;
-# The product service's own view (rating, reviews_count) needs the real service, not a
-# product list given by FLORES_TEST_REVIEW_PRODUCTS.
-my $NO_PRODUCT_SERVICE = $NO_CATALOG // ($ENV{FLORES_TEST_REVIEW_PRODUCTS}
-    ? 'FLORES_TEST_REVIEW_PRODUCTS names the products: the product service may not be there' : undef);
+my @PRODUCTS = test_products(1, 'ZQ');
+my $NO_CATALOG = @PRODUCTS ? undef : 'the product service is not part of this stack (no product could be created through it)';
+my ($P1) = @PRODUCTS;
 
 my $queue = unique_queue('reviews');
 cleanup(sub { events_delete($queue) });
@@ -376,13 +383,14 @@ run_blocks([
         # Protects: the product service keeps rating and reviews_count from the review events
         # (on a product of its own, so the expected values are exact).
         name    => 'a product\'s rating and reviews_count follow its reviews',
-        skip    => $NO_PRODUCT_SERVICE,
+        skip    => $NO_CATALOG,
         then    => sub {
             my $adm = admin();
             my $pid = 'ZR' . uc random_hex(5);
             my $cr = api('POST', '/api/products', { id => $pid, name => 'Ramo de reseñas', price => 1000,
                 description => 'Un ramo para seguir sus reseñas.', category => 'pruebas' }, bearer($adm->{token}));
             is($cr->{status}, 201, "an administrator creates $pid") or return diag($cr->{raw});
+            cleanup(sub { api('DELETE', "/api/products/$pid", undef, bearer($adm->{token})) });
             my $view = sub {     # the service's own data: an administrator's read skips the cache
                 my $r = api('GET', "/api/products/$pid", undef, bearer($adm->{token}));
                 return $r->{status} == 200 ? $r->{json}{data}{product} : {};
@@ -410,7 +418,6 @@ run_blocks([
                 $r->{status} == 200 && ($r->{json}{data}{product}{reviews_count} // -1) == 1 ? $r : 0 }, 1);
             ok($pub, 'the public (cached) view shows it within 25 s');
             push @{ $ctx{cleanup} }, [$rd->{json}{data}{review}{id}, $d->{token}];
-            $ctx{product_cleanup} = [$pid, $adm->{token}];
         },
     },
     {
@@ -420,10 +427,6 @@ run_blocks([
             for my $c (@{ $ctx{cleanup} || [] }) {
                 is(api('DELETE', "/api/reviews/$c->[0]", undef, bearer($c->[1]))->{status}, 200,
                     "review $c->[0] deleted");
-            }
-            if (my $p = $ctx{product_cleanup}) {
-                is(api('DELETE', "/api/products/$p->[0]", undef, bearer($p->[1]))->{status}, 200,
-                    "product $p->[0] withdrawn");
             }
         },
     },

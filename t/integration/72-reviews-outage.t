@@ -31,23 +31,34 @@ sub customer {
                                             exp => time + 3600 }) };
 }
 
-sub catalog_products {
-    if ($ENV{FLORES_TEST_REVIEW_PRODUCTS}) {
-        return split ' ', $ENV{FLORES_TEST_REVIEW_PRODUCTS};
+# Products of the test's own, created by an administrator (so that the catalogue's products
+# and their ratings are left alone) and withdrawn at the end; () when the product service is
+# not part of the stack.
+sub test_products {
+    my ($n, $tag) = @_;
+    my $probe = api('GET', '/api/products?limit=1');
+    return () unless $probe->{status} == 200 && ref $probe->{json} eq 'HASH';
+    my $adm = mint_jwt({ sub => '999999999', role => 'admin', exp => time + 7200 });
+    my @ids;
+    for my $k (1 .. $n) {
+        my $id = $tag . $k . uc random_hex(4);
+        my $r = api('POST', '/api/products', { id => $id, name => "Ramo de prueba $k", price => 1000 * $k,
+            description => 'Un ramo creado para probar las reseñas.', category => 'pruebas' }, bearer($adm));
+        if ($r->{status} != 201) {
+            diag("cannot create the test product $id: $r->{status} $r->{raw}");
+            return ();
+        }
+        push @ids, $id;
     }
-    my $r = api('GET', '/api/products?limit=2');
-    return () unless $r->{status} == 200 && ref $r->{json} eq 'HASH';
-    my $list = $r->{json}{data}{products};
-    return () unless ref $list eq 'ARRAY' && @$list >= 2;
-    return map { $_->{id} } @$list[0, 1];
+    cleanup(sub { api('DELETE', "/api/products/$_", undef, bearer($adm)) for @ids });
+    return @ids;
 }
 
-my @PRODUCTS = catalog_products();
-my $NO_CATALOG = @PRODUCTS ? undef
-    : 'the product service is not part of this stack (GET /api/products did not list two products)';
+my @PRODUCTS = test_products(2, 'ZS');
+my $NO_CATALOG = @PRODUCTS ? undef : 'the product service is not part of this stack (no product could be created through it)';
 my ($P1, $P2) = @PRODUCTS;
 # The product service as a component of the stack: running, and ours to stop and start.
-my $PRODUCT_RUNNING = @PRODUCTS && !$ENV{FLORES_TEST_REVIEW_PRODUCTS};
+my $PRODUCT_RUNNING = @PRODUCTS;
 
 my $LP = 'ZO' . uc random_hex(5);
 my $queue = unique_queue('reviews-outage');
@@ -225,7 +236,6 @@ run_blocks([
         # Protects: a review of a product nobody can vouch for is refused as "try later", never
         # accepted blindly nor answered 404.
         name    => 'product service unreachable: creating a review is a 503',
-        skip    => ($ENV{FLORES_TEST_REVIEW_PRODUCTS} ? 'FLORES_TEST_REVIEW_PRODUCTS: the product service cannot be stopped here' : undef),
         setup   => sub { $ctx{c} = customer() },
         request => sub { ['POST', '/api/reviews/product/' . ($P1 // 'AML001'), { rating => 3, comment => 'Catálogo caído.' }] },
         token   => sub { $ctx{c}{token} },
