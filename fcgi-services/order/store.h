@@ -1,0 +1,69 @@
+/* store.h: every query of the order service (store.c).  Calls return FV_OK, FV_ERROR,
+ * FV_STORE_DOWN or one of the ORDER_STORE_* answers below. */
+
+#ifndef ORDER_STORE_H
+#define ORDER_STORE_H
+
+#include "fv.h"
+
+
+#define ORDER_STORE_NOT_FOUND   1
+#define ORDER_STORE_INVALID     2     /* the transition is not allowed */
+#define ORDER_STORE_BUSY        3     /* an Idempotency-Key's first request is still running */
+
+typedef struct {
+    int64_t        user_id;
+    const char    *email;
+    const char    *items;            /* JSON text */
+    int64_t        subtotal;
+    int64_t        shipping;
+    int64_t        total;
+    const char    *address;          /* JSON text */
+    int64_t        address_id;       /* 0: given inline */
+    const char    *delivery_date;    /* NULL: none */
+    const char    *payment_method;
+    const char    *notes;            /* NULL: none */
+} order_new_t;
+
+/* Days from today (Chile time) to date. */
+int order_store_days_until(fv_worker_t *w, const char *date, long *days);
+
+/* Claims (user, key) in its own transaction: *claimed 1 when this request is the first. */
+int order_store_key_claim(fv_worker_t *w, int64_t user_id, const char *key,
+    const char *fingerprint, int *claimed);
+/* The first request's answer: FV_OK with *status and *body (malloc'ed) when stored,
+ * ORDER_STORE_BUSY while it runs, ORDER_STORE_NOT_FOUND when it gave the key up;
+ * *same 0 when the first request had another body. */
+int order_store_key_answer(fv_worker_t *w, int64_t user_id, const char *key,
+    const char *fingerprint, int *same, int *status, char **body);
+int order_store_key_save(fv_worker_t *w, int64_t user_id, const char *key, int status,
+    const char *body);
+int order_store_key_drop(fv_worker_t *w, int64_t user_id, const char *key);
+
+/* Inserts the order (stage reserving) with its number; *id receives its id. */
+int order_store_insert(fv_worker_t *w, const order_new_t *o, int64_t *id);
+/* Removes an order that never held stock (stage reserving, nothing reserved). */
+int order_store_discard(fv_worker_t *w, int64_t id);
+/* Records one reserved line ({"productId","quantity"} JSON text). */
+int order_store_reserved(fv_worker_t *w, int64_t id, const char *line);
+/* Ends the reservation in one transaction: ok → pending, held, order.created in the outbox;
+ * else cancelled with reason, released.  *order receives the order. */
+int order_store_settle(fv_worker_t *w, int64_t id, int ok, const char *reason,
+    json_object **order);
+
+/* One order; user_id > 0 restricts it to that owner. */
+int order_store_get(fv_worker_t *w, int64_t id, int64_t user_id, json_object **order);
+/* A page, newest first; user_id > 0: that user's; status NULL: any. */
+int order_store_list(fv_worker_t *w, int64_t user_id, const char *status, long page,
+    long limit, json_object **orders, long *total);
+
+/* Moves the order to status in one transaction with its order.status_changed event.
+ * user_id > 0: the owner acting (customer rules), else an administrator.  When the order
+ * is cancelled while its stock is held, *release receives the lines to give back (stage
+ * releasing).  *order receives the order. */
+int order_store_transition(fv_worker_t *w, int64_t id, int64_t user_id, const char *status,
+    json_object **order, json_object **release);
+/* Every line given back: stage released. */
+int order_store_released(fv_worker_t *w, int64_t id);
+
+#endif /* ORDER_STORE_H */
