@@ -49,4 +49,7 @@ int auth_forgot_password(fv_req_t *r);
 int auth_reset_password(fv_req_t *r);
 int auth_jwks(fv_req_t *r);
 
+int auth_on_role_changed(fv_worker_t *w, const char *type, const char *event_id,
+    json_object *event);
+
 #endif /* AUTH_H */

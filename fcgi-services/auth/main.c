@@ -70,6 +70,15 @@ static const fv_route_t  auth_routes[] = {
 };
 
 
+static const char *const  role_bindings[] = { "user.role_changed", NULL };
+
+static const fv_consumer_t  auth_consumers[] = {
+    /* Roles and active flags set by administrators in the user service (queue auth.roles). */
+    { "roles", role_bindings, auth_on_role_changed, 0, 0 },
+    { NULL, NULL, NULL, 0, 0 }
+};
+
+
 static int auth_init(fv_server_t *s);
 static void auth_exit(fv_server_t *s);
 static int auth_reset_init(auth_reset_t *reset, const fv_conf_t *conf);
@@ -82,7 +91,7 @@ static const fv_service_t  auth_service = {
     1,                  /* user.registered and mail.requested leave through the outbox */
     auth_init,
     auth_exit,
-    NULL                /* no consumers */
+    auth_consumers
 };
 
 

@@ -165,6 +165,27 @@ auth_store_user_set_role(auth_db_t *db, int64_t id, const char *role)
 
 
 int
+auth_store_user_set_access(auth_db_t *db, int64_t id, const char *role, int active,
+    int64_t version, int *applied)
+{
+    char         text[24], ver[24];
+    const char  *params[] = { text, role, active ? "t" : "f", ver };
+    long         rows;
+    int          rc;
+
+    (void) snprintf(text, sizeof(text), "%" PRId64, id);
+    (void) snprintf(ver, sizeof(ver), "%" PRId64, version);
+
+    rc = auth_db_command(db,
+        "UPDATE users SET role = $2, active = $3, access_version = $4, updated_at = now() "
+        "WHERE id = $1 AND access_version < $4", 4, params, &rows);
+
+    *applied = rc == FV_OK && rows == 1;
+    return rc;
+}
+
+
+int
 auth_store_event(auth_db_t *db, const char *type, json_object *data)
 {
     if (db->worker != NULL) {

@@ -66,6 +66,10 @@ int auth_store_user_by_id(auth_db_t *db, int64_t id, auth_user_t *user);
 int auth_store_user_set_password(auth_db_t *db, int64_t id, const char *old_hash,
     const char *new_hash);
 int auth_store_user_set_role(auth_db_t *db, int64_t id, const char *role);
+/* Sets role and active from a change of this version unless a later one was applied;
+ * applied receives 1 when the account changed, 0 when it is unknown or the change stale. */
+int auth_store_user_set_access(auth_db_t *db, int64_t id, const char *role, int active,
+    int64_t version, int *applied);
 /* Writes an event to the outbox in the open transaction; data stays the caller's. */
 int auth_store_event(auth_db_t *db, const char *type, json_object *data);
 
