@@ -212,6 +212,8 @@ struct fv_worker_s {
     int                   idle_fd;       /* a kept connection waited on while idle */
     fv_amqp_t            *amqp;          /* fv_publish(): opened lazily, dropped on failure */
     fv_http_t            *http;          /* fv_http_json(): a kept-alive libcurl handle */
+    struct redisContext  *redis;         /* FV_STORE_REDIS (fv_redis.c), NULL until used */
+    int                   redis_broken;  /* failed: closed at the end of the request */
 };
 
 struct fv_server_s {
@@ -275,6 +277,17 @@ void fv_mongo_close(fv_worker_t *w);
 void fv_mongo_request_end(fv_worker_t *w);
 /* Store check for /health: "ping" answered. */
 int fv_mongo_ping(fv_worker_t *w);
+
+
+/* ---- Redis (fv_redis.c) -------------------------------------------------------------- */
+
+/* FLORES_REDIS_URL is a redis://host:port/db URL. */
+int fv_redis_conf_ok(const fv_conf_t *conf);
+void fv_redis_close(fv_worker_t *w);
+/* At the end of every request or message: a connection that failed is closed. */
+void fv_redis_request_end(fv_worker_t *w);
+/* Store check for /health: PING answered. */
+int fv_redis_ping(fv_worker_t *w);
 
 
 /* ---- events (fv_outbox.c, fv_publish.c, fv_consume.c) -------------------------------- */

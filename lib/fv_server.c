@@ -120,6 +120,9 @@ fv_server_new(const fv_service_t *svc, fv_conf_t *conf)
     if (svc->stores & FV_STORE_MONGO) {
         fv_metrics_store_declare(s->metrics, "mongodb");
     }
+    if (svc->stores & FV_STORE_REDIS) {
+        fv_metrics_store_declare(s->metrics, "redis");
+    }
     if (svc->outbox || (svc->stores & FV_STORE_AMQP) || svc->consumers != NULL) {
         fv_metrics_store_declare(s->metrics, "rabbitmq");
     }
@@ -240,6 +243,7 @@ fv_worker_end(fv_worker_t *w)
 {
     fv_pg_request_end(w);
     fv_mongo_request_end(w);
+    fv_redis_request_end(w);
 }
 
 
@@ -248,6 +252,7 @@ fv_worker_close(fv_worker_t *w)
 {
     fv_pg_close(w);
     fv_mongo_close(w);
+    fv_redis_close(w);
     fv_publish_close(w);
     fv_http_close(w);
 }
@@ -644,6 +649,14 @@ fv_health(fv_req_t *r)
         up &= mongo;
     }
 
+    if (s->svc->stores & FV_STORE_REDIS) {
+        int  redis = fv_redis_ping(r->worker);
+
+        (void) json_object_object_add(checks, "redis",
+            json_object_new_string(redis ? "up" : "down"));
+        up &= redis;
+    }
+
     if (s->svc->stores & FV_STORE_AMQP) {
         int  mq = fv_publish_ping(r->worker);
 
@@ -983,6 +996,8 @@ fv_usage(FILE *f, const char *prog, const fv_service_t *svc)
         "  FLORES_MONGO_URL             mongodb://host:port/database\n"
         "  FLORES_MONGO_DB              database (default: the URL's, else flores)\n"
         "  FLORES_MONGO_TIMEOUT         connect and server selection in ms (default 800)\n"
+        "  FLORES_REDIS_URL             redis://host:port/db\n"
+        "  FLORES_REDIS_TIMEOUT         connect and command timeout in ms (default 1000)\n"
         "  FLORES_CONSUMER_PREFETCH     unacknowledged messages per consumer (default 8)\n"
         "  FLORES_INTERNAL_URL          the gateway's internal listener, for fv_http_json()\n"
         "  FLORES_HTTP_TIMEOUT          its total timeout per call in ms (default 3000)\n"
@@ -1005,6 +1020,7 @@ fv_check_conf(const fv_conf_t *conf, const fv_service_t *svc)
         { "FLORES_PG_STATEMENT_TIMEOUT", 0, 3600000 },
         { "FLORES_AMQP_TIMEOUT", 100, 600000 },
         { "FLORES_MONGO_TIMEOUT", 50, 1000 },
+        { "FLORES_REDIS_TIMEOUT", 50, 1000 },
         { "FLORES_MONGO_SOCKET_TIMEOUT", 100, 600000 },
         { "FLORES_CONSUMER_PREFETCH", 1, 16 },
         { "FLORES_HTTP_TIMEOUT", 100, 600000 },
@@ -1042,6 +1058,11 @@ fv_check_conf(const fv_conf_t *conf, const fv_service_t *svc)
 
     if (svc->stores & FV_STORE_MONGO && fv_conf_str(conf, "FLORES_MONGO_URL", NULL) == NULL) {
         fv_log(FV_LOG_ERROR, "FLORES_MONGO_URL is not set");
+        ok = 0;
+    }
+
+    if (svc->stores & FV_STORE_REDIS && !fv_redis_conf_ok(conf)) {
+        fv_log(FV_LOG_ERROR, "FLORES_REDIS_URL is not set or not a redis://host:port/db URL");
         ok = 0;
     }
 
