@@ -13,6 +13,7 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Flores::Test;
 use Test::More;
+use POSIX ();
 
 my $ISO = qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z\z/;
 my $TRUE  = sub { JSON::PP::is_bool($_[0]) && $_[0] };
@@ -152,6 +153,27 @@ is_deeply(addresses($c->{token}), [], 'all gone');
 is(pg_value('SELECT count(*) FROM users.addresses WHERE user_id = $1', $c->{id}), 0,
    'nothing left in the store');
 
+# Concurrent changes of one user's addresses, on a profile that does not exist yet: every
+# request succeeds and exactly one address is the default, whatever the order.
+my $race = customer();
+my @pids;
+for my $i (1 .. 8) {
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        my $x = api('POST', '/api/users/me/addresses', { %$addr, label => "Simultánea $i",
+            isDefault => $i % 2 ? JSON::PP::true() : JSON::PP::false() }, bearer($race->{token}));
+        POSIX::_exit($x->{status} == 201 ? 0 : 1);
+    }
+    push @pids, $pid;
+}
+my $failed = 0;
+for my $pid (@pids) { waitpid $pid, 0; $failed++ if $? }
+is($failed, 0, 'eight concurrent POSTs all succeed');
+$list = addresses($race->{token});
+is(scalar @{ $list || [] }, 8, 'eight addresses');
+is(scalar(grep { $_->{isDefault} } @{ $list || [] }), 1, 'exactly one default');
+
 # Validation of addresses.
 $r = api('POST', '/api/users/me/addresses', { label => 'x' x 41, recipient => 'A', street => 'ab',
     city => '', postalCode => '12', phone => '123', isDefault => 'yes' }, bearer($c->{token}));
@@ -226,7 +248,7 @@ is(pg_value('SELECT role FROM users.profiles WHERE id = $1', $u->{id}), 'custome
    'the customer is still a customer');
 
 cleanup(sub {
-    for my $x ($early, $c, $other) {
+    for my $x ($early, $c, $other, $race) {
         pg('DELETE FROM users.profiles WHERE id = $1', $x->{id});
     }
 });
