@@ -42,6 +42,14 @@
 #define ORDER_MSG_DOWN           "El servicio no está disponible; inténtalo de nuevo en unos momentos"
 #define ORDER_MSG_INVALID        "El pedido no puede pasar a ese estado desde el actual"
 
+/* The cart service's internal route for a user's cart (GET reads it, DELETE empties it),
+ * followed by the user id. */
+#define ORDER_CART_PATH          "/internal/cart/api/cart/internal/users/"
+
+/* The user service's internal route for one of a user's saved addresses:
+ * ORDER_ADDRESS_PATH <userId> /addresses/ <id>, answering data.address. */
+#define ORDER_ADDRESS_PATH       "/internal/user/api/users/internal/"
+
 /* order_product(): the product is unknown or withdrawn. */
 #define ORDER_PRODUCT_ABSENT     10
 
@@ -58,6 +66,8 @@ typedef struct {
 static int order_key_ok(const char *key);
 static int order_product_id_ok(const char *s);
 static int order_check(fv_req_t *r, json_object **lines);
+static int order_cart(fv_req_t *r, json_object **lines);
+static void order_cart_empty(fv_req_t *r);
 static int order_product(fv_req_t *r, const char *id, json_object **product);
 static int order_stock(fv_req_t *r, const char *id, int64_t delta);
 static int order_release(fv_req_t *r, json_object *lines, size_t n);
@@ -80,7 +90,7 @@ order_create(fv_req_t *r)
     char             fp[65];
     const char      *body;
     int64_t          user_id;
-    int              rc, claimed;
+    int              rc, claimed, from_cart;
 
     lines = NULL;
     key = NULL;
@@ -104,6 +114,8 @@ order_create(fv_req_t *r)
         goto out;
     }
 
+    from_cart = json_object_array_length(lines) == 0;
+
     if (key != NULL) {
         body = json_object_to_json_string_ext(r->body, JSON_C_TO_STRING_PLAIN);
         fv_sha256_hex(body, strlen(body), fp);
@@ -118,9 +130,24 @@ order_create(fv_req_t *r)
         }
     }
 
+    if (from_cart) {
+        json_object_put(lines);
+        rc = order_cart(r, &lines);
+        if (rc == FV_STORE_DOWN) {
+            rc = order_unavailable(r);
+        }
+        if (rc != FV_OK || lines == NULL) {
+            goto out;
+        }
+    }
+
     rc = order_make(r, lines, &a);
     if (rc != FV_OK) {
         goto out;
+    }
+
+    if (from_cart && a.status == 201) {
+        order_cart_empty(r);
     }
 
     if (a.body == NULL) {
@@ -277,8 +304,6 @@ order_check(fv_req_t *r, json_object **lines)
             json_object_object_add(line, "quantity", json_object_new_int64(q));
         }
 
-    } else {
-        fv_errors_add(e, "items", "es obligatorio: indica los productos del pedido");
     }
 
     addr = NULL;
@@ -316,6 +341,97 @@ order_check(fv_req_t *r, json_object **lines)
 
     *lines = merged;
     return FV_OK;
+}
+
+
+/*
+ * Without items, the caller's cart is ordered: its lines (productId, quantity) from the cart
+ * service's internal route; names and prices are read from the catalogue afterwards like any
+ * other order's.  *lines stays NULL when a 400 was sent (an empty cart, too many lines).
+ */
+
+static int
+order_cart(fv_req_t *r, json_object **lines)
+{
+    json_object  *reply, *data, *cart, *items, *item, *pid, *qty, *line;
+    char          path[128];
+    long          status;
+    size_t        i, n;
+    int           rc;
+
+    *lines = NULL;
+    status = 0;
+
+    (void) snprintf(path, sizeof(path), ORDER_CART_PATH "%" PRId64, fv_req_user_id(r));
+    reply = fv_http_json(r->worker, "GET", path, NULL, r->request_id, &status);
+
+    if (status != 200 || !json_object_object_get_ex(reply, "data", &data)
+        || !json_object_object_get_ex(data, "cart", &cart)
+        || !json_object_object_get_ex(cart, "items", &items)
+        || !json_object_is_type(items, json_type_array))
+    {
+        fv_log_req(r, FV_LOG_WARN, "the cart could not be read (status %ld)", status);
+        json_object_put(reply);
+        return FV_STORE_DOWN;
+    }
+
+    n = json_object_array_length(items);
+    if (n == 0 || n > ORDER_LINES_MAX) {
+        json_object_put(reply);
+        return fv_fail_field(r, "items", n == 0
+            ? "tu carrito está vacío: agrega productos o indica items"
+            : "el carrito tiene más de 50 productos distintos");
+    }
+
+    *lines = json_object_new_array();
+
+    for (i = 0; i < n; i++) {
+        item = json_object_array_get_idx(items, i);
+        if (!json_object_object_get_ex(item, "productId", &pid)
+            || !order_product_id_ok(json_object_get_string(pid))
+            || !json_object_object_get_ex(item, "quantity", &qty)
+            || json_object_get_int64(qty) < 1
+            || json_object_get_int64(qty) > ORDER_QUANTITY_MAX)
+        {
+            fv_log_req(r, FV_LOG_WARN, "the cart service answered a line without a usable "
+                       "productId or quantity");
+            json_object_put(*lines);
+            *lines = NULL;
+            json_object_put(reply);
+            return FV_STORE_DOWN;
+        }
+
+        line = json_object_new_object();
+        json_object_object_add(line, "productId", json_object_get(pid));
+        json_object_object_add(line, "quantity", json_object_new_int64(json_object_get_int64(qty)));
+        (void) json_object_array_add(*lines, line);
+    }
+
+    json_object_array_sort(*lines, compare_lines);
+
+    rc = FV_OK;
+    json_object_put(reply);
+    return rc;
+}
+
+
+/* The cart, ordered: emptied.  A failure leaves it as it was (logged): the order stands. */
+
+static void
+order_cart_empty(fv_req_t *r)
+{
+    json_object  *reply;
+    char          path[128];
+    long          status;
+
+    status = 0;
+    (void) snprintf(path, sizeof(path), ORDER_CART_PATH "%" PRId64, fv_req_user_id(r));
+    reply = fv_http_json(r->worker, "DELETE", path, NULL, r->request_id, &status);
+    json_object_put(reply);
+
+    if (status < 200 || status > 299) {
+        fv_log_req(r, FV_LOG_WARN, "the ordered cart could not be emptied (status %ld)", status);
+    }
 }
 
 
@@ -645,7 +761,7 @@ order_address(fv_req_t *r, int64_t address_id, char **text)
     *text = NULL;
     status = 0;
 
-    (void) snprintf(path, sizeof(path), "/internal/user/api/users/%" PRId64 "/addresses/%" PRId64,
+    (void) snprintf(path, sizeof(path), ORDER_ADDRESS_PATH "%" PRId64 "/addresses/%" PRId64,
                     fv_req_user_id(r), address_id);
     reply = fv_http_json(r->worker, "GET", path, NULL, r->request_id, &status);
 
@@ -663,7 +779,9 @@ order_address(fv_req_t *r, int64_t address_id, char **text)
         json_object_put(copy);
         rc = *text != NULL ? FV_OK : FV_ERROR;
 
-    } else if (status == 404) {
+    } else if (status == 404 && json_object_object_get_ex(reply, "code", &v)
+               && strcmp(json_object_get_string(v), "NOT_FOUND") == 0)
+    {
         rc = fv_fail(r, 404, "ADDRESS_NOT_FOUND", "Dirección no encontrada");
 
     } else {

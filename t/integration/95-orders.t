@@ -469,6 +469,32 @@ run_blocks([
         },
     },
 
+    # ---- the cart -----------------------------------------------------------------------------
+    {
+        name    => 'without items the cart is ordered and emptied',
+        skip    => (internal_api('GET', '/internal/cart/api/cart/internal/users/1')->{status} == 200 ? undef
+                    : 'the cart service does not offer GET /api/cart/internal/users/:userId in this stack'),
+        then    => sub {
+            my $c = customer();
+            for my $line ([$P1, 2], [$P3, 1]) {
+                my $r = internal_api('POST', "/internal/cart/api/cart/internal/users/$c->{id}/items",
+                                     { productId => $line->[0], quantity => $line->[1] });
+                ok($r->{status} == 200 || $r->{status} == 201, "$line->[0] in the cart") or diag($r->{raw});
+            }
+            my $r = api('POST', '/api/orders', { shippingAddress => $ADDR, paymentMethod => 'webpay' }, bearer($c->{token}));
+            is($r->{status}, 201, 'ordered') or diag($r->{raw});
+            json_like(order_of($r), { items => [ { productId => $P1, quantity => 2 }, { productId => $P3, quantity => 1 } ],
+                                      subtotal => 2 * 12990 + 30000 }, 'the cart\'s lines, catalogue prices');
+            $r = api('GET', '/api/cart', undef, bearer($c->{token}));
+            is(scalar @{ $r->{json}{data}{cart}{items} || [] }, 0, 'the cart is empty');
+            $r = api('POST', '/api/orders', { shippingAddress => $ADDR, paymentMethod => 'webpay' }, bearer($c->{token}));
+            is($r->{status}, 400, 'an empty cart: 400');
+            for my $id (map { $_->{id} } @{ api('GET', '/api/orders', undef, bearer($c->{token}))->{json}{data}{orders} }) {
+                api('POST', "/api/orders/$id/cancel", undef, bearer($c->{token}));
+            }
+        },
+    },
+
     # ---- idempotency -------------------------------------------------------------------------
     {
         name    => 'ten concurrent POSTs with one Idempotency-Key: one order, ten identical answers',
