@@ -26,7 +26,6 @@ static int user_profile_reply(fv_req_t *r, int status, int64_t id, int admin,
     const char *message);
 static int user_address_reply(fv_req_t *r, int status, int64_t user_id, int64_t id,
     const char *message);
-static int user_like_pattern(const char *search, char *out, size_t size);
 
 
 /*
@@ -360,7 +359,7 @@ user_admin_list(fv_req_t *r)
 
     search = NULL;
     if (json_object_object_get_ex(r->args, "search", &data) && data != NULL) {
-        if (user_like_pattern(json_object_get_string(data), pattern, sizeof(pattern)) != 0) {
+        if (user_search_pattern(json_object_get_string(data), pattern, sizeof(pattern)) != 0) {
             return fv_fail_field(r, "search", "es demasiado largo");
         }
         search = pattern;
@@ -517,70 +516,6 @@ out:
 }
 
 
-/*
- * Chile's numbers have 9 digits (mobiles 9XXXXXXXX, Santiago 2XXXXXXXX, the regions their
- * area code and the number); country code 56.  Without "+" a number is read as Chilean (9
- * digits, or 56 and 9 digits); with "+" it is any E.164 number (8 to 15 digits, the country
- * code not starting with 0), and +56 must again be followed by exactly 9 digits.  Spaces,
- * dashes, dots and parentheses are ignored.  The same rule as the contact form's.
- */
-
-int
-user_phone_normalize(const char *in, char *out)
-{
-    char    digits[USER_PHONE_MAX + 1];
-    size_t  i, n;
-    int     plus;
-
-    n = 0;
-    plus = 0;
-
-    for (i = 0; in[i] != '\0'; i++) {
-        char  c = in[i];
-
-        if (c >= '0' && c <= '9') {
-            if (n == sizeof(digits) - 1) {
-                return -1;
-            }
-            digits[n++] = c;
-
-        } else if (c == '+' && n == 0 && !plus) {
-            plus = 1;
-
-        } else if (c != ' ' && c != '-' && c != '.' && c != '(' && c != ')') {
-            return -1;
-        }
-    }
-
-    digits[n] = '\0';
-
-    if (plus) {
-        if (n < 8 || n > 15 || digits[0] == '0') {
-            return -1;
-        }
-        if (strncmp(digits, "56", 2) == 0 && (n != 11 || digits[2] == '0' || digits[2] == '1')) {
-            return -1;
-        }
-
-    } else if (n == 11 && strncmp(digits, "56", 2) == 0 && digits[2] >= '2') {
-        /* already with the country code */
-
-    } else if (n == 9 && digits[0] >= '2') {
-        memmove(digits + 2, digits, n + 1);
-        digits[0] = '5';
-        digits[1] = '6';
-        n += 2;
-
-    } else {
-        return -1;
-    }
-
-    out[0] = '+';
-    memcpy(out + 1, digits, n + 1);
-    return 0;
-}
-
-
 /* In the caller's transaction: the caller's profile, made from the token's identity when it
  * does not exist yet, locked until the transaction ends. */
 
@@ -636,7 +571,6 @@ static int
 user_address_read(fv_req_t *r, user_address_t *a, char *phone)
 {
     fv_errors_t  *e;
-    size_t        i;
 
     a->label = user_text(r, "label");
     a->recipient = user_text(r, "recipient");
@@ -663,13 +597,8 @@ user_address_read(fv_req_t *r, user_address_t *a, char *phone)
         return -1;
     }
 
-    if (a->postal_code != NULL) {
-        for (i = 0; a->postal_code[i] >= '0' && a->postal_code[i] <= '9'; i++) {
-            /* digits */
-        }
-        if (i != 7 || a->postal_code[i] != '\0') {
-            fv_errors_add(e, "postalCode", USER_MSG_POSTAL);
-        }
+    if (a->postal_code != NULL && !user_postal_ok(a->postal_code)) {
+        fv_errors_add(e, "postalCode", USER_MSG_POSTAL);
     }
 
     if (a->phone != NULL) {
@@ -727,38 +656,4 @@ user_address_reply(fv_req_t *r, int status, int64_t user_id, int64_t id, const c
     json_object_object_add(data, "address", address);
 
     return fv_reply(r, status, data, message);
-}
-
-
-/* "%<search with \, % and _ escaped>%"; -1 when it does not fit. */
-
-static int
-user_like_pattern(const char *search, char *out, size_t size)
-{
-    size_t  n;
-
-    n = 0;
-    if (size < 3) {
-        return -1;
-    }
-
-    out[n++] = '%';
-
-    for (; *search != '\0'; search++) {
-        if (*search == '\\' || *search == '%' || *search == '_') {
-            if (n + 1 >= size) {
-                return -1;
-            }
-            out[n++] = '\\';
-        }
-
-        if (n + 2 >= size) {
-            return -1;
-        }
-        out[n++] = *search;
-    }
-
-    out[n++] = '%';
-    out[n] = '\0';
-    return 0;
 }

@@ -45,5 +45,10 @@ int user_on_registered(fv_worker_t *w, const char *type, const char *event_id,
 /* A Chilean or E.164 number as "+<digits>" (out holds USER_PHONE_LEN + 1 bytes); -1 when
  * it is not one. */
 int user_phone_normalize(const char *in, char *out);
+/* A Chilean postal code: 7 digits. */
+int user_postal_ok(const char *s);
+/* The LIKE pattern that finds search literally: "%", search with \, % and _ escaped, "%";
+ * -1 when it does not fit in size bytes. */
+int user_search_pattern(const char *search, char *out, size_t size);
 
 #endif /* USER_H */
