@@ -9,6 +9,29 @@
 #include "cart.h"
 
 
+/* The caller's id as the store's keys spell it: the token's subject as a positive decimal
+ * integer (anything else cannot name a cart, and is refused). */
+static int
+cart_user(fv_req_t *r, char *uid, size_t size)
+{
+    int64_t  id = fv_req_user_id(r);
+
+    if (id <= 0) {
+        return -1;
+    }
+
+    (void) snprintf(uid, size, "%lld", (long long) id);
+    return 0;
+}
+
+
+static int
+cart_no_user(fv_req_t *r)
+{
+    return fv_fail(r, 401, "UNAUTHORIZED", "Se requiere iniciar sesión");
+}
+
+
 static int
 cart_line_reply(fv_req_t *r, const char *product_id, long long quantity)
 {
@@ -76,7 +99,13 @@ cart_add_to(fv_req_t *r, const char *user_id)
 int
 cart_add(fv_req_t *r)
 {
-    return cart_add_to(r, r->user_id);
+    char  uid[24];
+
+    if (cart_user(r, uid, sizeof(uid)) != 0) {
+        return cart_no_user(r);
+    }
+
+    return cart_add_to(r, uid);
 }
 
 
@@ -98,9 +127,14 @@ cart_add_for_user(fv_req_t *r)
 int
 cart_set(fv_req_t *r)
 {
+    char         uid[24];
     const char  *product_id = fv_req_path(r, "productId");
     long         quantity;
     int          rc;
+
+    if (cart_user(r, uid, sizeof(uid)) != 0) {
+        return cart_no_user(r);
+    }
 
     quantity = (long) json_object_get_int64(json_object_object_get(r->body, "quantity"));
 
@@ -108,7 +142,7 @@ cart_set(fv_req_t *r)
         return fv_fail(r, 404, "NOT_FOUND", CART_MSG_NO_LINE);
     }
 
-    rc = cart_store_set(r->worker, r->user_id, product_id, quantity);
+    rc = cart_store_set(r->worker, uid, product_id, quantity);
     if (rc == CART_ABSENT) {
         return fv_fail(r, 404, "NOT_FOUND", CART_MSG_NO_LINE);
     }
@@ -124,14 +158,19 @@ cart_set(fv_req_t *r)
 int
 cart_remove(fv_req_t *r)
 {
+    char         uid[24];
     const char  *product_id = fv_req_path(r, "productId");
     int          rc;
+
+    if (cart_user(r, uid, sizeof(uid)) != 0) {
+        return cart_no_user(r);
+    }
 
     if (!cart_product_id_ok(product_id)) {
         return fv_fail(r, 404, "NOT_FOUND", CART_MSG_NO_LINE);
     }
 
-    rc = cart_store_set(r->worker, r->user_id, product_id, 0);
+    rc = cart_store_set(r->worker, uid, product_id, 0);
     if (rc == CART_ABSENT) {
         return fv_fail(r, 404, "NOT_FOUND", CART_MSG_NO_LINE);
     }
@@ -147,9 +186,14 @@ cart_remove(fv_req_t *r)
 int
 cart_clear(fv_req_t *r)
 {
-    int  rc;
+    char  uid[24];
+    int   rc;
 
-    rc = cart_store_clear(r->worker, r->user_id);
+    if (cart_user(r, uid, sizeof(uid)) != 0) {
+        return cart_no_user(r);
+    }
+
+    rc = cart_store_clear(r->worker, uid);
     if (rc != FV_OK) {
         return rc;
     }
@@ -164,6 +208,7 @@ cart_clear(fv_req_t *r)
 int
 cart_get(fv_req_t *r)
 {
+    char            uid[24];
     cart_line_t     lines[CART_LINES_MAX];
     cart_product_t  p;
     json_object    *items, *item, *cart, *data;
@@ -171,7 +216,11 @@ cart_get(fv_req_t *r)
     size_t          n, i;
     int             rc, available;
 
-    rc = cart_store_lines(r->worker, r->user_id, lines, &n);
+    if (cart_user(r, uid, sizeof(uid)) != 0) {
+        return cart_no_user(r);
+    }
+
+    rc = cart_store_lines(r->worker, uid, lines, &n);
     if (rc != FV_OK) {
         return rc;
     }

@@ -10,6 +10,29 @@
 #include "fv_http.h"
 
 
+/* The caller's id as the store's keys spell it: the token's subject as a positive decimal
+ * integer (anything else cannot name a wishlist, and is refused). */
+static int
+wishlist_user(fv_req_t *r, char *uid, size_t size)
+{
+    int64_t  id = fv_req_user_id(r);
+
+    if (id <= 0) {
+        return -1;
+    }
+
+    (void) snprintf(uid, size, "%lld", (long long) id);
+    return 0;
+}
+
+
+static int
+wishlist_no_user(fv_req_t *r)
+{
+    return fv_fail(r, 401, "UNAUTHORIZED", "Se requiere iniciar sesión");
+}
+
+
 static void
 wishlist_time_iso(long long ms, char out[64])
 {
@@ -32,6 +55,7 @@ wishlist_time_iso(long long ms, char out[64])
 int
 wishlist_get(fv_req_t *r)
 {
+    char                uid[24];
     wishlist_item_t     items[WISHLIST_ITEMS_MAX];
     wishlist_product_t  p;
     json_object        *list, *item, *wishlist, *data;
@@ -39,7 +63,11 @@ wishlist_get(fv_req_t *r)
     size_t              n, i;
     int                 rc;
 
-    rc = wishlist_store_items(r->worker, r->user_id, items, &n);
+    if (wishlist_user(r, uid, sizeof(uid)) != 0) {
+        return wishlist_no_user(r);
+    }
+
+    rc = wishlist_store_items(r->worker, uid, items, &n);
     if (rc != FV_OK) {
         return rc;
     }
@@ -119,9 +147,14 @@ wishlist_item_reply(fv_req_t *r, int status, const char *product_id)
 int
 wishlist_add(fv_req_t *r)
 {
+    char                uid[24];
     wishlist_product_t  p;
     const char         *product_id;
     int                 rc;
+
+    if (wishlist_user(r, uid, sizeof(uid)) != 0) {
+        return wishlist_no_user(r);
+    }
 
     product_id = json_object_get_string(json_object_object_get(r->body, "productId"));
 
@@ -138,7 +171,7 @@ wishlist_add(fv_req_t *r)
         return rc;
     }
 
-    rc = wishlist_store_add(r->worker, r->user_id, product_id);
+    rc = wishlist_store_add(r->worker, uid, product_id);
 
     switch (rc) {
     case FV_OK:
@@ -157,14 +190,19 @@ wishlist_add(fv_req_t *r)
 int
 wishlist_remove(fv_req_t *r)
 {
+    char         uid[24];
     const char  *product_id = fv_req_path(r, "productId");
     int          rc;
+
+    if (wishlist_user(r, uid, sizeof(uid)) != 0) {
+        return wishlist_no_user(r);
+    }
 
     if (!wishlist_product_id_ok(product_id)) {
         return fv_fail(r, 404, "NOT_FOUND", WISHLIST_MSG_NO_ITEM);
     }
 
-    rc = wishlist_store_remove(r->worker, r->user_id, product_id);
+    rc = wishlist_store_remove(r->worker, uid, product_id);
     if (rc == WISHLIST_ABSENT) {
         return fv_fail(r, 404, "NOT_FOUND", WISHLIST_MSG_NO_ITEM);
     }
@@ -180,9 +218,14 @@ wishlist_remove(fv_req_t *r)
 int
 wishlist_clear(fv_req_t *r)
 {
-    int  rc;
+    char  uid[24];
+    int   rc;
 
-    rc = wishlist_store_clear(r->worker, r->user_id);
+    if (wishlist_user(r, uid, sizeof(uid)) != 0) {
+        return wishlist_no_user(r);
+    }
+
+    rc = wishlist_store_clear(r->worker, uid);
     if (rc != FV_OK) {
         return rc;
     }
@@ -197,6 +240,7 @@ wishlist_clear(fv_req_t *r)
 int
 wishlist_move(fv_req_t *r)
 {
+    char          uid[24];
     const char   *product_id = fv_req_path(r, "productId");
     json_object  *body, *reply, *v, *data = NULL, *item = NULL;
     const char   *code, *message;
@@ -204,11 +248,15 @@ wishlist_move(fv_req_t *r)
     long          status = 0;
     int           rc;
 
+    if (wishlist_user(r, uid, sizeof(uid)) != 0) {
+        return wishlist_no_user(r);
+    }
+
     if (!wishlist_product_id_ok(product_id)) {
         return fv_fail(r, 404, "NOT_FOUND", WISHLIST_MSG_NO_ITEM);
     }
 
-    rc = wishlist_store_has(r->worker, r->user_id, product_id);
+    rc = wishlist_store_has(r->worker, uid, product_id);
     if (rc == WISHLIST_ABSENT) {
         return fv_fail(r, 404, "NOT_FOUND", WISHLIST_MSG_NO_ITEM);
     }
@@ -227,7 +275,7 @@ wishlist_move(fv_req_t *r)
 
     /* user_id is a decimal id (FV_USER), product_id [A-Z0-9_-]: nothing to escape. */
     (void) snprintf(path, sizeof(path), "/internal/cart/api/cart/internal/users/%s/items",
-                    r->user_id);
+                    uid);
 
     reply = fv_http_json(r->worker, "POST", path, body, r->request_id, &status);
     json_object_put(body);
@@ -244,7 +292,7 @@ wishlist_move(fv_req_t *r)
 
         json_object_put(reply);
 
-        rc = wishlist_store_remove(r->worker, r->user_id, product_id);
+        rc = wishlist_store_remove(r->worker, uid, product_id);
         if (rc != FV_OK && rc != WISHLIST_ABSENT) {
             json_object_put(data);
             return rc;
