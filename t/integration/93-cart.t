@@ -74,6 +74,14 @@ run_blocks([
         code    => 'UNAUTHORIZED',
     },
     {
+        # Protects: a key is never made of whatever the token's subject says.
+        name    => 'a token whose subject is not a user id: 401',
+        request => ['GET', '/api/cart'],
+        token   => mint_jwt({ sub => 'cart:1', exp => time + 600 }),
+        status  => 401,
+        code    => 'UNAUTHORIZED',
+    },
+    {
         name    => 'a new customer has an empty cart',
         request => ['GET', '/api/cart'],
         token   => sub { $ctx{u}{token} },
