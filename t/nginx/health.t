@@ -497,7 +497,7 @@ invalid number of arguments in "flores_health" directive
 
 
 
-=== TEST 26: the shipped health.conf: auth up, every other service unreachable: degraded
+=== TEST 26: the shipped health.conf: auth and user (the critical ones) up, every other service unreachable: degraded
 --- post_setup_server_root
 for my $f (qw(health.conf fastcgi_flores.conf errors.conf)) {
     symlink "$ENV{TEST_NGINX_FLORES_CONF}/$f", "$Test::Nginx::Util::ConfDir/$f"
@@ -506,7 +506,7 @@ for my $f (qw(health.conf fastcgi_flores.conf errors.conf)) {
 --- http_config
     upstream flores_auth     { server 127.0.0.1:$TEST_NGINX_FCGI_PORT; }
     upstream flores_product  { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
-    upstream flores_user     { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+    upstream flores_user     { server 127.0.0.1:$TEST_NGINX_FCGI_PORT; }
     upstream flores_order    { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
     upstream flores_cart     { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
     upstream flores_wishlist { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
@@ -522,7 +522,7 @@ X-Request-ID: shipped-1
 --- response_body_filters eval
 \&::latency
 --- response_body chomp
-{"status":"success","data":{"status":"degraded","services":{"auth":{"status":"up","circuit":"closed","latencyMs":N},"product":{"status":"down","circuit":"closed","latencyMs":N},"user":{"status":"down","circuit":"closed","latencyMs":N},"order":{"status":"down","circuit":"closed","latencyMs":N},"cart":{"status":"down","circuit":"closed","latencyMs":N},"wishlist":{"status":"down","circuit":"closed","latencyMs":N},"review":{"status":"down","circuit":"closed","latencyMs":N},"contact":{"status":"down","circuit":"closed","latencyMs":N}}}}
+{"status":"success","data":{"status":"degraded","services":{"auth":{"status":"up","circuit":"closed","latencyMs":N},"product":{"status":"down","circuit":"closed","latencyMs":N},"user":{"status":"up","circuit":"closed","latencyMs":N},"order":{"status":"down","circuit":"closed","latencyMs":N},"cart":{"status":"down","circuit":"closed","latencyMs":N},"wishlist":{"status":"down","circuit":"closed","latencyMs":N},"review":{"status":"down","circuit":"closed","latencyMs":N},"contact":{"status":"down","circuit":"closed","latencyMs":N}}}}
 
 
 
