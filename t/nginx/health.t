@@ -551,3 +551,29 @@ for my $f (qw(health.conf fastcgi_flores.conf errors.conf)) {
 --- response_body_like eval
 [qr/^\{"status":"error","code":"SERVICE_UNAVAILABLE","message":"El servicio no está disponible","requestId":"[0-9a-f]{32}","data":\{"status":"down","services":\{"auth":\{"status":"down","circuit":"closed","latencyMs":\d+\},"product":\{"status":"up",/,
  qr/"code":"NOT_FOUND"/]
+
+
+
+=== TEST 28: the shipped health.conf: user unreachable, everything else up: down, 503
+--- post_setup_server_root
+for my $f (qw(health.conf fastcgi_flores.conf errors.conf)) {
+    symlink "$ENV{TEST_NGINX_FLORES_CONF}/$f", "$Test::Nginx::Util::ConfDir/$f"
+        or die "symlink $f: $!";
+}
+--- http_config
+    upstream flores_auth     { server 127.0.0.1:$TEST_NGINX_FCGI_PORT; }
+    upstream flores_product  { server 127.0.0.1:$TEST_NGINX_FCGI_PORT; }
+    upstream flores_user     { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
+    upstream flores_order    { server 127.0.0.1:$TEST_NGINX_FCGI_PORT; }
+    upstream flores_cart     { server 127.0.0.1:$TEST_NGINX_FCGI_PORT; }
+    upstream flores_wishlist { server 127.0.0.1:$TEST_NGINX_FCGI_PORT; }
+    upstream flores_review   { server 127.0.0.1:$TEST_NGINX_FCGI_PORT; }
+    upstream flores_contact  { server 127.0.0.1:$TEST_NGINX_FCGI_PORT; }
+--- config
+    include errors.conf;
+    include health.conf;
+--- request
+GET /health
+--- error_code: 503
+--- response_body_like eval
+qr/^\{"status":"error","code":"SERVICE_UNAVAILABLE",.*"data":\{"status":"down","services":\{"auth":\{"status":"up",.*"user":\{"status":"down",/
