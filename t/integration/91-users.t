@@ -105,6 +105,30 @@ success_ok($r, 200, 'a profile made on first use from the token');
 json_like($r->{json}{data}{profile}, { id => $early->{id}, email => $early->{email}, name => undef },
           'id and email from the token, no name yet');
 
+# Its user.registered, arriving later, gives the profile its name; delivered again, it changes
+# nothing (handled once).
+my $JSON = JSON::PP->new->utf8->canonical;
+my $eid = '6f1c2a3b-4d5e-4f60-8a7b-' . random_hex(6);
+my $data = $JSON->encode({ userId => $early->{id}, name => 'Eva Temprana', email => $early->{email},
+                           role => 'customer', createdAt => '2026-01-01T00:00:00.000Z' });
+for my $n (1, 2) {
+    my $p = run_cmd([events_bin(), 'publish', '--type', 'user.registered', '--id', $eid, '--data', $data],
+                    timeout => 30);
+    is($p->{rc}, 0, "user.registered published (delivery $n)") or diag($p->{text});
+    if ($n == 1) {
+        $r = wait_for(10, sub { my $x = api('GET', '/api/users/me', undef, bearer($early->{token}));
+                                defined $x->{json}{data}{profile}{name} ? $x : 0 }, 0.2);
+        json_like($r ? $r->{json}{data}{profile} : {}, { name => 'Eva Temprana',
+            createdAt => '2026-01-01T00:00:00.000Z' }, 'the late event completes the profile');
+        api('PATCH', '/api/users/me', { name => 'Eva Editada' }, bearer($early->{token}));
+    }
+}
+ok(wait_for(10, sub { (pg_value(q{SELECT count(*) FROM users.processed_events WHERE event_id = $1}, $eid) // 0) == 1 }, 0.2),
+   'the event is recorded once');
+sleep 1;
+json_like(api('GET', '/api/users/me', undef, bearer($early->{token}))->{json}{data}{profile},
+          { name => 'Eva Editada' }, 'the redelivery did not undo the edit');
+
 # ---- addresses: exactly one default ----
 my $c = customer();
 is_deeply(addresses($c->{token}), [], 'no addresses at first');
