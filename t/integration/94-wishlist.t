@@ -6,7 +6,8 @@
 #   customer's own cart through the cart service, then leaves the wishlist; a product not in
 #   the wishlist is 404 and nothing reaches the cart; a cart line already at 100 is 409 and
 #   the item stays.  Each customer reaches only their own wishlist.
-#   Redis stopped: 503 within a second.
+#   The cart service down: move-to-cart is 503 and the item stays; the product service
+#   down: a wishlist with items is 503.  Redis stopped: 503 within a second.
 
 use strict;
 use warnings;
@@ -230,6 +231,52 @@ run_blocks([
         status  => 204,
         raw     => 1,
         then    => sub { is(wishlist_of($ctx{u})->{count}, 0, 'empty') },
+    },
+    # ---- the cart and product services stopped --------------------------------------------
+    {
+        name    => 'one item again',
+        request => ['POST', '/api/wishlist/items', { productId => $A }],
+        token   => sub { $ctx{u}{token} },
+        status  => 201,
+    },
+    {
+        name => 'stop the cart service',
+        then => sub { is(stop_component('cart')->{rc}, 0, './flores stop cart') },
+    },
+    {
+        # Protects: nothing leaves the wishlist unless the cart took it.
+        name    => 'move-to-cart without the cart service: 503, the item stays',
+        request => ['POST', "/api/wishlist/items/$A/move-to-cart"],
+        token   => sub { $ctx{u}{token} },
+        status  => 503,
+        code    => 'SERVICE_UNAVAILABLE',
+        then    => sub { is(wishlist_of($ctx{u})->{count}, 1, 'still wished') },
+    },
+    {
+        name => 'start the cart service',
+        then => sub { is(start_component('cart')->{rc}, 0, './flores start cart') },
+    },
+    {
+        name => 'stop the product service',
+        then => sub { is(stop_component('product')->{rc}, 0, './flores stop product') },
+    },
+    {
+        name    => 'a wishlist with items cannot be shown without the catalogue: 503',
+        request => ['GET', '/api/wishlist'],
+        token   => sub { $ctx{u}{token} },
+        status  => 503,
+        code    => 'SERVICE_UNAVAILABLE',
+    },
+    {
+        name    => 'removing an item does not need it',
+        request => ['DELETE', "/api/wishlist/items/$A"],
+        token   => sub { $ctx{u}{token} },
+        status  => 204,
+        raw     => 1,
+    },
+    {
+        name => 'start the product service',
+        then => sub { is(start_component('product')->{rc}, 0, './flores start product') },
     },
     # ---- Redis stopped --------------------------------------------------------------------
     {
