@@ -404,6 +404,40 @@ user_admin_get(fv_req_t *r)
 }
 
 
+/* One saved address of a user, for another service (the order service copies it into an
+ * order): 404 NOT_FOUND when that user has no such address. */
+
+int
+user_internal_address(fv_req_t *r)
+{
+    json_object  *address, *data;
+    int64_t       user_id, id;
+    int           rc;
+
+    address = NULL;
+    user_id = fv_req_path_id(r, "userId");
+    id = fv_req_path_id(r, "id");
+
+    if (user_id <= 0 || id <= 0) {
+        return fv_fail(r, 404, "NOT_FOUND", USER_MSG_ADDRESS);
+    }
+
+    rc = user_store_address(r->worker, user_id, id, &address);
+    if (rc == USER_STORE_NOT_FOUND) {
+        return fv_fail(r, 404, "NOT_FOUND", USER_MSG_ADDRESS);
+    }
+
+    if (rc != FV_OK) {
+        return rc;
+    }
+
+    data = json_object_new_object();
+    json_object_object_add(data, "address", address);
+
+    return fv_reply(r, 200, data, NULL);
+}
+
+
 /*
  * role and active change together with a user.role_changed event in the outbox (one
  * transaction): the auth service applies it, so the user's next token carries the role and a

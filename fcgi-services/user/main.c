@@ -67,6 +67,10 @@ static const fv_route_t  user_routes[] = {
     { "GET",    "/api/users",                  FV_ADMIN, NULL, list_query, user_admin_list },
     { "GET",    "/api/users/:id",              FV_ADMIN, NULL, no_query, user_admin_get },
     { "PATCH",  "/api/users/:id",              FV_ADMIN, admin_body, no_query, user_admin_patch },
+    /* Other services (the order service reading a saved address), through the gateway's
+     * internal listener. */
+    { "GET",    "/api/users/internal/:userId/addresses/:id", FV_SERVICE, NULL, no_query,
+                                               user_internal_address },
     FV_ROUTES_END
 };
 

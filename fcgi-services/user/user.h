@@ -38,6 +38,7 @@ int user_address_delete(fv_req_t *r);
 int user_admin_list(fv_req_t *r);
 int user_admin_get(fv_req_t *r);
 int user_admin_patch(fv_req_t *r);
+int user_internal_address(fv_req_t *r);
 
 int user_on_registered(fv_worker_t *w, const char *type, const char *event_id,
     json_object *event);

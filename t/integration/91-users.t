@@ -219,6 +219,16 @@ $r = api('DELETE', '/api/users/me/addresses/abc', undef, bearer($c->{token}));
 envelope_ok($r, 404, 'NOT_FOUND', 'a malformed id');
 is(scalar @{ addresses($other->{token}) || [] }, 1, "the other user's address is untouched");
 
+# ---- another service reads a saved address (the order service, through the internal listener) ----
+$r = internal_api('GET', "/internal/user/api/users/internal/$other->{id}/addresses/$oa->{id}");
+success_ok($r, 200, 'a service reads a user\'s address');
+json_like($r->{json}{data}{address}, { id => $oa->{id}, recipient => 'Ana Pérez', city => 'Santiago',
+    phone => '+56987654321', isDefault => $TRUE }, 'the address');
+$r = internal_api('GET', "/internal/user/api/users/internal/$c->{id}/addresses/$oa->{id}");
+envelope_ok($r, 404, 'NOT_FOUND', 'not as another user\'s');
+$r = api('GET', "/api/users/internal/$other->{id}/addresses/$oa->{id}", undef, bearer($c->{token}));
+envelope_ok($r, 403, 'FORBIDDEN', 'a customer cannot use the route for services');
+
 # ---- administrators: list, search, one account ----
 my $adm = admin_token();
 my $tag = lc random_hex(6);
