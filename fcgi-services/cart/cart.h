@@ -28,6 +28,8 @@ int cart_get(fv_req_t *r);
 int cart_clear(fv_req_t *r);
 int cart_add(fv_req_t *r);
 int cart_add_for_user(fv_req_t *r);
+int cart_lines_for_user(fv_req_t *r);
+int cart_clear_for_user(fv_req_t *r);
 int cart_set(fv_req_t *r);
 int cart_remove(fv_req_t *r);
 

@@ -109,18 +109,115 @@ cart_add(fv_req_t *r)
 }
 
 
-/* Another service (the wishlist's move-to-cart) adds for a user it names; only through the
- * internal listener, never for an administrator on the public one. */
+/* Other services name the user in the path: only through the internal listener, never for
+ * an administrator on the public one (which answers these routes 404 anyway). */
+static int
+cart_service_user(fv_req_t *r, char *uid, size_t size)
+{
+    int64_t  id = fv_req_path_id(r, "userId");
+
+    if (!fv_req_is_service(r) || id <= 0) {
+        return -1;
+    }
+
+    (void) snprintf(uid, size, "%lld", (long long) id);
+    return 0;
+}
+
+
+static int
+cart_no_route(fv_req_t *r)
+{
+    return fv_fail(r, 404, "NOT_FOUND", "Recurso no encontrado");
+}
+
+
+/* The wishlist's move-to-cart. */
 int
 cart_add_for_user(fv_req_t *r)
 {
-    const char  *user_id = fv_req_path(r, "userId");
+    char  uid[24];
 
-    if (!fv_req_is_service(r) || user_id == NULL || fv_req_path_id(r, "userId") <= 0) {
-        return fv_fail(r, 404, "NOT_FOUND", "Recurso no encontrado");
+    if (cart_service_user(r, uid, sizeof(uid)) != 0) {
+        return cart_no_route(r);
     }
 
-    return cart_add_to(r, user_id);
+    return cart_add_to(r, uid);
+}
+
+
+/* The order service's view of a cart it is about to order: its lines as stored
+ * ({productId, quantity}, by product id), without the catalogue, which the order reads
+ * itself. */
+int
+cart_lines_for_user(fv_req_t *r)
+{
+    cart_line_t   lines[CART_LINES_MAX];
+    json_object  *items, *item, *cart, *data;
+    long long     count = 0;
+    size_t        n, i;
+    char          uid[24];
+    int           rc;
+
+    if (cart_service_user(r, uid, sizeof(uid)) != 0) {
+        return cart_no_route(r);
+    }
+
+    rc = cart_store_lines(r->worker, uid, lines, &n);
+    if (rc != FV_OK) {
+        return rc;
+    }
+
+    items = json_object_new_array();
+    cart = json_object_new_object();
+    data = json_object_new_object();
+    if (items == NULL || cart == NULL || data == NULL) {
+        json_object_put(items);
+        json_object_put(cart);
+        json_object_put(data);
+        return FV_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        item = json_object_new_object();
+        if (item == NULL) {
+            json_object_put(items);
+            json_object_put(cart);
+            json_object_put(data);
+            return FV_ERROR;
+        }
+
+        json_object_object_add(item, "productId", json_object_new_string(lines[i].product_id));
+        json_object_object_add(item, "quantity", json_object_new_int64(lines[i].quantity));
+        json_object_array_add(items, item);
+        count += lines[i].quantity;
+    }
+
+    json_object_object_add(cart, "items", items);
+    json_object_object_add(cart, "count", json_object_new_int64(count));
+    json_object_object_add(data, "cart", cart);
+
+    return fv_reply(r, 200, data, NULL);
+}
+
+
+/* The order service empties a cart it ordered. */
+int
+cart_clear_for_user(fv_req_t *r)
+{
+    char  uid[24];
+    int   rc;
+
+    if (cart_service_user(r, uid, sizeof(uid)) != 0) {
+        return cart_no_route(r);
+    }
+
+    rc = cart_store_clear(r->worker, uid);
+    if (rc != FV_OK) {
+        return rc;
+    }
+
+    return fv_reply(r, 204, NULL, NULL);
 }
 
 

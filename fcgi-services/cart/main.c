@@ -30,9 +30,12 @@ static const fv_route_t  cart_routes[] = {
     { "POST",   "/api/cart/items",            FV_USER, add_body, NULL, cart_add },
     { "PUT",    "/api/cart/items/:productId", FV_USER, set_body, NULL, cart_set },
     { "DELETE", "/api/cart/items/:productId", FV_USER, NULL, NULL, cart_remove },
-    /* The wishlist's move-to-cart, through the internal listener only. */
+    /* Other services, through the internal listener only: the wishlist's move-to-cart, the
+     * order service reading and emptying the cart it orders. */
     { "POST",   "/api/cart/internal/users/:userId/items", FV_SERVICE, add_body, NULL,
                 cart_add_for_user },
+    { "GET",    "/api/cart/internal/users/:userId", FV_SERVICE, NULL, NULL, cart_lines_for_user },
+    { "DELETE", "/api/cart/internal/users/:userId", FV_SERVICE, NULL, NULL, cart_clear_for_user },
     FV_ROUTES_END
 };
 
