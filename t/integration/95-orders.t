@@ -495,6 +495,30 @@ run_blocks([
         },
     },
 
+    # ---- a saved address ----------------------------------------------------------------------
+    {
+        name    => 'a saved address by addressId: copied into the order; another user\'s or an unknown one 404',
+        skip    => (api('GET', '/api/users/me', undef, bearer(customer()->{token}))->{status} == 200 ? undef
+                    : 'the user service is not part of this stack'),
+        then    => sub {
+            my $c = customer();
+            my $r = api('POST', '/api/users/me/addresses', { label => 'Casa', %$ADDR }, bearer($c->{token}));
+            is($r->{status}, 201, 'an address saved') or diag($r->{raw});
+            my $aid = ref $r->{json} eq 'HASH' ? $r->{json}{data}{address}{id} : undef;
+            $r = api('POST', '/api/orders', { items => [{ productId => $P1, quantity => 1 }], addressId => $aid,
+                                              paymentMethod => 'cash' }, bearer($c->{token}));
+            is($r->{status}, 201, 'ordered to it') or diag($r->{raw});
+            json_like(order_of($r), { addressId => $aid, shippingAddress => { recipient => 'Ana Pérez',
+                street => 'Av. Providencia 1234', city => 'Santiago', region => 'Metropolitana',
+                phone => '+56912345678' } }, 'the address copied');
+            api('POST', '/api/orders/' . order_of($r)->{id} . '/cancel', undef, bearer($c->{token})) if order_of($r);
+            $r = api('POST', '/api/orders', { items => [{ productId => $P1, quantity => 1 }], addressId => $aid,
+                                              paymentMethod => 'cash' }, bearer($BOB->{token}));
+            is($r->{status}, 404, 'another customer\'s address: 404');
+            is($r->{json}{code}, 'ADDRESS_NOT_FOUND', 'ADDRESS_NOT_FOUND');
+        },
+    },
+
     # ---- idempotency -------------------------------------------------------------------------
     {
         name    => 'ten concurrent POSTs with one Idempotency-Key: one order, ten identical answers',
