@@ -23,7 +23,10 @@
  *      row → 503.
  * Cancelling (the owner while pending or confirmed, an administrator while not final) moves
  * the order to cancelled with its event in one transaction (stage releasing), then gives
- * the stock back and marks it released. */
+ * the stock back and marks it released.  After a crash, POST /api/orders/reconcile gives back
+ * what rows left reserving or releasing record (order_reconcile()).  What it cannot know: a
+ * unit the product service took while this process died waiting for its answer; making
+ * that recoverable needs stock changes the product service can recognise when repeated. */
 
 #include "config.h"
 
@@ -974,4 +977,65 @@ order_product_id_ok(const char *s)
 
     n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
     return n > 0 && n <= ORDER_PRODUCT_MAX && s[n] == '\0';
+}
+
+
+/*
+ * After a crash: orders left with stock taken but not held (stage reserving: the process
+ * died while reserving; releasing: a cancellation could not give everything back) and
+ * unchanged for olderThan seconds (default 600, longer than any request takes) give back the
+ * lines their row records and end released.  A line the product service took but whose
+ * record the crash prevented cannot be known here.
+ */
+
+int
+order_reconcile(fv_req_t *r)
+{
+    json_object  *v, *lines, *data;
+    int64_t       ids[ORDER_RECONCILE_MAX];
+    size_t        i, n, released, failed;
+    long          older_than;
+    int           rc;
+
+    older_than = json_object_object_get_ex(r->args, "olderThan", &v) && v != NULL
+                 ? (long) json_object_get_int64(v) : ORDER_RECONCILE_AGE;
+
+    rc = order_store_stale(r->worker, older_than, ids, ORDER_RECONCILE_MAX, &n);
+    if (rc != FV_OK) {
+        return rc;
+    }
+
+    released = 0;
+    failed = 0;
+
+    for (i = 0; i < n; i++) {
+        rc = order_store_claim_stale(r->worker, ids[i], older_than, &lines);
+        if (rc == ORDER_STORE_NOT_FOUND) {
+            continue;
+        }
+
+        if (rc != FV_OK) {
+            return rc;
+        }
+
+        if (order_release(r, lines, json_object_array_length(lines)) == FV_OK
+            && order_store_released(r->worker, ids[i]) == FV_OK)
+        {
+            released++;
+            fv_log_req(r, FV_LOG_INFO, "order %" PRId64 ": its recorded stock given back",
+                       ids[i]);
+        } else {
+            failed++;
+            fv_log_req(r, FV_LOG_ERROR, "order %" PRId64 ": its stock could not all be given "
+                       "back (stage releasing)", ids[i]);
+        }
+
+        json_object_put(lines);
+    }
+
+    data = json_object_new_object();
+    json_object_object_add(data, "released", json_object_new_int64((int64_t) released));
+    json_object_object_add(data, "failed", json_object_new_int64((int64_t) failed));
+
+    return fv_reply(r, 200, data, NULL);
 }

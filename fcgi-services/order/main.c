@@ -69,6 +69,12 @@ static const fv_field_t  all_query[] = {
 };
 
 
+static const fv_field_t  reconcile_query[] = {
+    { "olderThan",       FV_INT,    0, 0, 86400, NULL, NULL },
+    FIELDS_END
+};
+
+
 static const fv_route_t  order_routes[] = {
     { "POST",  "/api/orders",            FV_USER,  order_body, NULL, order_create },
     { "GET",   "/api/orders",            FV_USER,  NULL, list_query, order_list_mine },
@@ -76,6 +82,7 @@ static const fv_route_t  order_routes[] = {
     { "GET",   "/api/orders/:id",        FV_USER,  NULL, NULL, order_get },
     { "POST",  "/api/orders/:id/cancel", FV_USER,  NULL, NULL, order_cancel },
     { "PATCH", "/api/orders/:id/status", FV_ADMIN, status_body, NULL, order_set_status },
+    { "POST",  "/api/orders/reconcile",  FV_ADMIN, NULL, reconcile_query, order_reconcile },
     FV_ROUTES_END
 };
 

@@ -23,6 +23,10 @@
 /* An Idempotency-Key's second request waits this long for the first one's answer. */
 #define ORDER_KEY_WAIT_MS      15000
 
+/* POST /api/orders/reconcile: orders unchanged this long (s) by default, this many a call. */
+#define ORDER_RECONCILE_AGE    600
+#define ORDER_RECONCILE_MAX    100
+
 
 int order_create(fv_req_t *r);
 int order_list_mine(fv_req_t *r);
@@ -30,5 +34,6 @@ int order_list_all(fv_req_t *r);
 int order_get(fv_req_t *r);
 int order_cancel(fv_req_t *r);
 int order_set_status(fv_req_t *r);
+int order_reconcile(fv_req_t *r);
 
 #endif /* ORDER_H */

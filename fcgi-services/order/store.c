@@ -574,3 +574,71 @@ order_store_discard(fv_worker_t *w, int64_t id)
 
     return rc == ORDER_STORE_NOT_FOUND ? FV_OK : rc;
 }
+
+
+int
+order_store_stale(fv_worker_t *w, long older_than, int64_t *ids, size_t max, size_t *n)
+{
+    char         secs[24], lim[24];
+    const char  *p[2] = { secs, lim };
+    PGresult    *res;
+    int          rc, i;
+
+    *n = 0;
+    (void) snprintf(secs, sizeof(secs), "%ld", older_than);
+    (void) snprintf(lim, sizeof(lim), "%zu", max);
+
+    rc = order_store_one(w,
+        "SELECT id FROM orders WHERE stage IN ('reserving', 'releasing')"
+        " AND updated_at <= now() - make_interval(secs => $1::int)"
+        " ORDER BY id LIMIT $2::int", 2, p, &res);
+    if (rc == ORDER_STORE_NOT_FOUND) {
+        return FV_OK;
+    }
+
+    if (rc != FV_OK) {
+        return rc;
+    }
+
+    for (i = 0; i < PQntuples(res); i++) {
+        ids[(*n)++] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+    }
+
+    PQclear(res);
+    return FV_OK;
+}
+
+
+int
+order_store_claim_stale(fv_worker_t *w, int64_t id, long older_than, json_object **lines)
+{
+    char         oid[24], secs[24];
+    const char  *p[2] = { oid, secs };
+    PGresult    *res;
+    int          rc;
+
+    *lines = NULL;
+    (void) snprintf(oid, sizeof(oid), "%" PRId64, id);
+    (void) snprintf(secs, sizeof(secs), "%ld", older_than);
+
+    /* One statement, so that two reconcilers never give the same lines back: an order left
+     * reserving becomes cancelled (INTERRUPTED, no event: it was never created for the
+     * customer); either kind is marked as being released now. */
+    rc = order_store_one(w,
+        "UPDATE orders SET"
+        "   status = CASE WHEN stage = 'reserving' THEN 'cancelled' ELSE status END,"
+        "   reason = CASE WHEN stage = 'reserving' THEN 'INTERRUPTED' ELSE reason END,"
+        "   status_history = CASE WHEN stage = 'reserving'"
+        "     THEN status_history || " ORDER_HISTORY("'cancelled'") " ELSE status_history END,"
+        "   stage = 'releasing', updated_at = now()"
+        " WHERE id = $1 AND stage IN ('reserving', 'releasing')"
+        "   AND updated_at <= now() - make_interval(secs => $2::int)"
+        " RETURNING reserved::text", 2, p, &res);
+    if (rc != FV_OK) {
+        return rc;
+    }
+
+    rc = order_store_json(PQgetvalue(res, 0, 0), lines);
+    PQclear(res);
+    return rc;
+}

@@ -66,4 +66,12 @@ int order_store_transition(fv_worker_t *w, int64_t id, int64_t user_id, const ch
 /* Every line given back: stage released. */
 int order_store_released(fv_worker_t *w, int64_t id);
 
+/* Reconciling after a crash: up to max orders whose stock is neither held nor given back
+ * (stage reserving or releasing) and unchanged for older_than seconds. */
+int order_store_stale(fv_worker_t *w, long older_than, int64_t *ids, size_t max, size_t *n);
+/* Claims one of them (stage releasing; one left reserving becomes cancelled with reason
+ * INTERRUPTED); *lines receives the lines to give back.  ORDER_STORE_NOT_FOUND when another
+ * reconciler took it or it changed meanwhile. */
+int order_store_claim_stale(fv_worker_t *w, int64_t id, long older_than, json_object **lines);
+
 #endif /* ORDER_STORE_H */
