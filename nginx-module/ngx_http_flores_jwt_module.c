@@ -80,6 +80,8 @@
 #define NGX_HTTP_FLORES_JWT_MAX_LEEWAY      600
 
 #define NGX_HTTP_FLORES_JWT_CACHE_SIZE      1024
+/* bytes at the end of a token that the cache hashes */
+#define NGX_HTTP_FLORES_JWT_HASH_TAIL       32
 #define NGX_HTTP_FLORES_JWT_CACHE_MAX       1048576
 
 /* ngx_http_flores_jwt_claim_t flags */
@@ -243,6 +245,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_flores_jwt_token(ngx_http_request_t *r,
     ngx_str_t *token);
+static ngx_int_t ngx_http_flores_jwt_shape(ngx_str_t *token);
 static ngx_int_t ngx_http_flores_jwt_verify(ngx_http_request_t *r,
     ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token,
     ngx_http_flores_jwt_ctx_t *ctx);
@@ -660,15 +663,13 @@ ngx_http_flores_jwt_handler(ngx_http_request_t *r)
 
 /*
  * Finds the token in "Authorization: Bearer <token>" (RFC 6750, 2.1; the
- * scheme is case-insensitive) and checks that it has the shape of a compact
- * JWS: three base64url parts, the signature possibly empty.
+ * scheme is case-insensitive).
  */
 
 static ngx_int_t
 ngx_http_flores_jwt_token(ngx_http_request_t *r, ngx_str_t *token)
 {
     u_char           *p, *last;
-    ngx_uint_t        dots;
     ngx_table_elt_t  *h;
 
     h = r->headers_in.authorization;
@@ -705,6 +706,23 @@ ngx_http_flores_jwt_token(ngx_http_request_t *r, ngx_str_t *token)
         return NGX_HTTP_FLORES_JWT_MALFORMED;
     }
 
+    return NGX_HTTP_FLORES_JWT_ACCEPTED;
+}
+
+
+/*
+ * The shape of a compact JWS: three base64url parts, the signature possibly
+ * empty. A token found in the cache had it when it was first checked.
+ */
+
+static ngx_int_t
+ngx_http_flores_jwt_shape(ngx_str_t *token)
+{
+    u_char      *p, *last;
+    ngx_uint_t   dots;
+
+    p = token->data;
+    last = p + token->len;
     dots = 0;
 
     for ( /* void */ ; p < last; p++) {
@@ -735,9 +753,9 @@ ngx_http_flores_jwt_token(ngx_http_request_t *r, ngx_str_t *token)
 /*
  * The token's signature and claims: from the worker's cache when this very
  * token verified with this key under this algorithm before, otherwise
- * checked in full and then cached. The claims are copied into the request's
- * pool either way: a cached entry may be evicted while the request is still
- * using its claims (in the access log, say).
+ * checked in full and then cached. The request keeps its own copy of the
+ * claims, in its pool: a cached entry may be evicted while the request is
+ * still using them (in the access log, say).
  */
 
 static ngx_int_t
@@ -745,6 +763,7 @@ ngx_http_flores_jwt_verify(ngx_http_request_t *r,
     ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token,
     ngx_http_flores_jwt_ctx_t *ctx)
 {
+    size_t                            len;
     uint32_t                          hash;
     ngx_int_t                         rc;
     ngx_http_flores_jwt_node_t       *node;
@@ -756,10 +775,14 @@ ngx_http_flores_jwt_verify(ngx_http_request_t *r,
     cache = jmcf->cache;
     hash = 0;
 
-    ctx->cache = NGX_HTTP_FLORES_JWT_CACHE_MISS;
-
     if (cache) {
-        hash = ngx_murmur_hash2(token->data, token->len);
+        /*
+         * The end of a signed token is its signature: enough to spread
+         * tokens over the table; lookups compare whole tokens.
+         */
+
+        len = ngx_min(token->len, NGX_HTTP_FLORES_JWT_HASH_TAIL);
+        hash = ngx_murmur_hash2(token->data + token->len - len, len);
 
         node = ngx_http_flores_jwt_cache_lookup(cache, hash, jcf, token);
 
@@ -788,6 +811,11 @@ ngx_http_flores_jwt_verify(ngx_http_request_t *r,
         }
     }
 
+    if (ngx_http_flores_jwt_shape(token) != NGX_HTTP_FLORES_JWT_ACCEPTED) {
+        return NGX_HTTP_FLORES_JWT_MALFORMED;
+    }
+
+    ctx->cache = NGX_HTTP_FLORES_JWT_CACHE_MISS;
     claims = NULL;
 
     rc = ngx_http_flores_jwt_decode(r, jcf, token, &claims);

@@ -548,3 +548,15 @@ flores_jwt_cache off;
 --- must_die
 --- error_log eval
 qr{\[emerg\] \d+#\d+: "flores_jwt_cache" directive is duplicate}
+
+
+
+=== TEST 24: a cached token with one more character is another token: not shaped like one (no cache status), or checked in full
+--- request eval
+["GET /hs", "GET /hs", "GET /hs"]
+--- more_headers eval
+["Authorization: Bearer $::T{good}", "Authorization: Bearer $::T{good}.", "Authorization: Bearer x$::T{good}"]
+--- error_code eval
+[200, 401, 401]
+--- response_headers eval
+["X-Jwt-Cache: miss", "X-Jwt-Cache: \nX-Jwt-Error: malformed", "X-Jwt-Cache: miss\nX-Jwt-Error: malformed"]
