@@ -1,7 +1,8 @@
 // server.mjs: the MongoDB stand-in of the development and test stacks (CongoDB, which speaks
-// MongoDB's wire protocol), listening on 127.0.0.1 only, with its data in files.
+// MongoDB's wire protocol), listening on 127.0.0.1 (or --host, e.g. 0.0.0.0 in a container),
+// with its data in files.
 //
-//   node server.mjs --port PORT --dir DATA_DIR [--pid-file FILE]
+//   node server.mjs --port PORT --dir DATA_DIR [--pid-file FILE] [--host ADDRESS]
 //
 // Stops cleanly (storage closed, pid file removed) on SIGTERM or SIGINT.
 // Not a real MongoDB: see the README's "MongoDB stand-in" section for what differs.
@@ -15,19 +16,20 @@ const { values: opt } = parseArgs({
     port: { type: 'string' },
     dir: { type: 'string' },
     'pid-file': { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
   },
 });
 
 const port = Number(opt.port);
 if (!Number.isInteger(port) || port < 1 || port > 65535 || !opt.dir) {
-  console.error('usage: node server.mjs --port PORT --dir DATA_DIR [--pid-file FILE]');
+  console.error('usage: node server.mjs --port PORT --dir DATA_DIR [--pid-file FILE] [--host ADDRESS]');
   process.exit(2);
 }
 
 const log = (msg) => console.log(`${new Date().toISOString()} mongo-standin[${process.pid}] ${msg}`);
 
 mkdirSync(opt.dir, { recursive: true });
-const server = new CongoServer({ host: '127.0.0.1', port, storage: 'file', storagePath: opt.dir });
+const server = new CongoServer({ host: opt.host, port, storage: 'file', storagePath: opt.dir });
 
 // One command at a time, whichever connection sent it.  CongoDB's file storage reads, changes
 // and rewrites a whole collection file per write, with awaits in between: two commands that
@@ -66,10 +68,10 @@ process.on('SIGINT', () => stop('SIGINT'));
 try {
   await server.start();
 } catch (err) {
-  log(`cannot start on 127.0.0.1:${port}: ${err?.message ?? err}`);
+  log(`cannot start on ${opt.host}:${port}: ${err?.message ?? err}`);
   process.exit(1);
 }
 if (opt['pid-file']) {
   writeFileSync(opt['pid-file'], `${process.pid}\n`);
 }
-log(`listening on 127.0.0.1:${port}, data in ${opt.dir}`);
+log(`listening on ${opt.host}:${port}, data in ${opt.dir}`);
