@@ -1,0 +1,291 @@
+#!/usr/bin/perl
+# 50-kubernetes.t: the Kustomize base and the production overlay under deploy/kubernetes/.
+# No cluster: each is rendered offline with kubectl kustomize, by the kubectl on PATH
+# (kustomize v5) and by Debian 12's kubectl 1.20 (kustomize v2, unpacked from its .deb into
+# run/opt/kubernetes-client), and both renderings must hold the same objects.  Every object is
+# validated against the Kubernetes schemas and the platform's own rules by
+# tools/k8s-validate (npm packages installed from its package-lock.json when missing), and the
+# validator is shown to reject broken manifests (t/deploy/data/k8s-broken/).  The gateway's
+# Kubernetes nginx files must be up to date with conf/nginx/ and pass `nginx -t` with the
+# module.  Nothing is started; temporary files only.
+
+use strict;
+use warnings;
+use FindBin;
+use Cwd qw(abs_path);
+use File::Temp ();
+use File::Path qw(make_path);
+use File::Copy qw(copy);
+use IPC::Open3 qw(open3);
+use JSON::PP ();
+use Test::More;
+
+my $ROOT = abs_path("$FindBin::Bin/../..");
+my $K8S  = "$ROOT/deploy/kubernetes";
+my $VAL  = "$ROOT/tools/k8s-validate";
+my $OPT  = "$ROOT/run/opt";
+$ENV{LC_ALL} = 'C';
+
+# Runs a command without a shell, bounded; returns {rc, out, err}.
+sub run {
+    my ($argv, %o) = @_;
+    my $err = File::Temp->new;
+    my ($in, $out);
+    my @pre = $o{cwd} ? ('env', '-C', $o{cwd}) : ();
+    my $pid = open3($in, $out, '>&' . fileno($err), 'timeout', '-k', '5', $o{timeout} // 120,
+                    @pre, @$argv);
+    print {$in} $o{input} if defined $o{input};
+    close $in;
+    my $text = do { local $/; <$out> } // '';
+    waitpid $pid, 0;
+    my $rc = $? >> 8;
+    my $etext = do { local $/; open my $fh, '<', $err->filename or die; <$fh> } // '';
+    return { rc => $rc, out => $text, err => $etext };
+}
+
+sub slurp { my ($f) = @_; open my $fh, '<', $f or die "$f: $!"; local $/; return <$fh> }
+sub spew  { my ($f, $t) = @_; open my $fh, '>', $f or die "$f: $!"; print {$fh} $t; close $fh or die }
+
+# ---- tools ----------------------------------------------------------------------------------
+
+# The validator's npm packages, from the committed lock file.
+if (!-d "$VAL/node_modules/kubernetes-models" || !-d "$VAL/node_modules/yaml") {
+    my $r = run(['npm', 'ci', '--no-audit', '--no-fund', '--loglevel=error'], cwd => $VAL,
+                timeout => 600);
+    diag($r->{out} . $r->{err}) if $r->{rc} != 0;
+}
+ok(-d "$VAL/node_modules/kubernetes-models", 'k8s-validate: npm packages installed')
+    or BAIL_OUT('tools/k8s-validate: npm ci failed');
+
+# kubectl with kustomize v5: the one on PATH.
+my $kubectl = run(['sh', '-c', 'command -v kubectl'])->{out};
+chomp $kubectl;
+ok($kubectl ne '', "kubectl on PATH ($kubectl)") or BAIL_OUT('no kubectl on PATH');
+
+# kubectl 1.20 (kustomize v2) from Debian's kubernetes-client, unpacked, not installed.
+my $old = "$OPT/kubernetes-client/usr/bin/kubectl";
+if (!-x $old) {
+    my $tmp = File::Temp->newdir(DIR => (-d $OPT ? $OPT : undef));
+    my $r = run(['apt-get', 'download', '-qq', 'kubernetes-client'], cwd => "$tmp",
+                timeout => 600);
+    diag($r->{out} . $r->{err}) if $r->{rc} != 0;
+    my ($deb) = glob("$tmp/kubernetes-client_*.deb");
+    if ($deb) {
+        make_path($OPT);
+        $r = run(['dpkg-deb', '-x', $deb, "$OPT/kubernetes-client"]);
+        diag($r->{err}) if $r->{rc} != 0;
+    }
+}
+ok(-x $old, 'kubectl 1.20 of kubernetes-client unpacked') or BAIL_OUT('no kubectl 1.20');
+
+my %version;
+for my $k ([$kubectl, 'v5'], [$old, 'v2']) {
+    my $r = run([$k->[0], 'version', '--client']);
+    $version{$k->[1]} = $r->{out};
+}
+like($version{v5}, qr/Kustomize Version: v5\./, 'kubectl on PATH embeds kustomize v5');
+like($version{v2}, qr/GitVersion:"v1\.20\./, 'Debian 12 kubectl is 1.20 (kustomize v2)');
+
+# ---- the broken manifests: the validator must say no ----------------------------------------
+
+my $data = "$ROOT/t/deploy/data/k8s-broken";
+my %fault = (
+    'schema-wrong-type.yaml'    => qr{Service/web: schema: /spec/ports/0/port must be integer},
+    'schema-missing-field.yaml' => qr{Service/web: schema: .*required property port},
+    'unknown-kind.yaml'         => qr{unknown apiVersion/kind apps/v1/Deploymnet},
+    'hpa-missing-target.yaml'   => qr{scaleTargetRef Deployment/webb does not exist},
+    'netpol-no-pods.yaml'       => qr{NetworkPolicy/web: podSelector finds no pods},
+    'missing-configmap.yaml'    => qr{ConfigMap web-env does not exist},
+    'deployment-rules.yaml'     => qr{(?s)no readinessProbe.*no livenessProbe.*no memory requests.*no cpu limits.*runAsNonRoot is not true.*allowPrivilegeEscalation is not false},
+);
+{
+    my $r = run(["$VAL/k8s-validate.mjs", "$data/ok.yaml"]);
+    is($r->{rc}, 0, 'validator: the control manifest passes') or diag($r->{err});
+}
+for my $f (sort keys %fault) {
+    my $r = run(["$VAL/k8s-validate.mjs", "$data/$f"]);
+    is($r->{rc}, 1, "validator rejects $f");
+    like($r->{err}, $fault{$f}, "  ... and says why") or diag($r->{err});
+}
+
+# ---- render -----------------------------------------------------------------------------------
+
+# A copy of deploy/kubernetes with throw-away secrets: the overlay needs the files.
+my $work = File::Temp->newdir;
+{
+    my $r = run(['cp', '-a', $K8S, "$work/kubernetes"]);
+    is($r->{rc}, 0, 'deploy/kubernetes copied');
+    unlink glob("$work/kubernetes/overlays/production/secrets/{jwt-secret,pg-password,amqp-url}");
+}
+my $prod = "$work/kubernetes/overlays/production";
+
+{
+    my $r = run([$kubectl, 'kustomize', $prod]);
+    isnt($r->{rc}, 0, 'production overlay without its secret files does not render');
+    like($r->{err}, qr/jwt-secret|pg-password|amqp-url/, '  ... naming the missing file');
+}
+spew("$prod/secrets/jwt-secret", 'k' x 48);
+spew("$prod/secrets/pg-password", 'not-a-real-password');
+spew("$prod/secrets/amqp-url", 'amqp://flores:x@flores-rabbitmq:5672/flores');
+
+my %rendered;
+for my $dir (['base', "$work/kubernetes/base"], ['production', $prod]) {
+    for my $k (['v5', $kubectl], ['v2', $old]) {
+        my $r = run([$k->[1], 'kustomize', $dir->[1]]);
+        is($r->{rc}, 0, "$dir->[0] renders with kustomize $k->[0]") or diag($r->{err});
+        $rendered{$dir->[0]}{$k->[0]} = $r->{out};
+    }
+}
+
+# Same objects from both: kind/namespace/name (generated names without their hash suffix).
+sub objects_of {
+    my ($yaml) = @_;
+    my $r = run(['node', '--input-type=module', '-e', <<'JS'], input => $yaml, cwd => $VAL);
+import { parseAllDocuments } from 'yaml';
+import { readFileSync } from 'node:fs';
+const out = [];
+for (const d of parseAllDocuments(readFileSync(0, 'utf8'))) {
+    const o = d.toJS();
+    if (!o) continue;
+    out.push(`${o.kind} ${o.metadata.namespace ?? '-'} ${o.metadata.name.replace(/-[a-z0-9]{10}$/, '')}`);
+}
+console.log(JSON.stringify(out.sort()));
+JS
+    return $r->{out};
+}
+for my $d (qw(base production)) {
+    my ($a, $b) = map { objects_of($rendered{$d}{$_}) } qw(v5 v2);
+    ok(length $a > 10 && $a eq $b, "$d: kustomize v2 and v5 render the same objects");
+}
+
+# ---- validate -------------------------------------------------------------------------------
+
+{
+    my $r = run(["$VAL/k8s-validate.mjs", '--allow-missing-secret', 'flores-secrets', '-'],
+                input => $rendered{base}{v5});
+    is($r->{rc}, 0, "base: valid ($r->{out})") or diag($r->{err});
+}
+for my $k (qw(v5 v2)) {
+    my $r = run(["$VAL/k8s-validate.mjs", '--allow-missing-secret', 'flores-tls', '-'],
+                input => $rendered{production}{$k});
+    chomp(my $summary = $r->{out});
+    is($r->{rc}, 0, "production ($k): valid, $summary") or diag($r->{err});
+}
+
+# The platform's shape, read from the production rendering.
+my $facts = run(['node', '--input-type=module', '-e', <<'JS'], input => $rendered{production}{v5}, cwd => $VAL)->{out};
+import { parseAllDocuments } from 'yaml';
+import { readFileSync } from 'node:fs';
+const objs = parseAllDocuments(readFileSync(0, 'utf8')).map((d) => d.toJS()).filter(Boolean);
+const f = {};
+const by = (k) => objs.filter((o) => o.kind === k);
+f.namespaces = [...new Set(objs.filter((o) => o.kind !== 'Namespace').map((o) => o.metadata.namespace))];
+f.deployments = Object.fromEntries(by('Deployment').map((d) => [d.metadata.name, {
+    replicas: d.spec.replicas,
+    images: d.spec.template.spec.containers.map((c) => c.image),
+    readiness: d.spec.template.spec.containers.map((c) => Object.keys(c.readinessProbe)
+        .filter((k) => ['httpGet', 'exec', 'tcpSocket'].includes(k))[0]),
+    path: d.spec.template.spec.containers[0].readinessProbe.httpGet?.path
+        ?? d.spec.template.spec.containers[0].readinessProbe.exec?.command.join(' '),
+}]));
+f.hpa = Object.fromEntries(by('HorizontalPodAutoscaler').map((h) => [h.spec.scaleTargetRef.name,
+    [h.apiVersion, h.spec.minReplicas, h.spec.maxReplicas]]));
+f.pdb = by('PodDisruptionBudget').map((p) => p.metadata.name).sort();
+const np = Object.fromEntries(by('NetworkPolicy').map((n) => [n.metadata.name, n]));
+f.defaultDeny = !!Object.values(np).find((n) => Object.keys(n.spec.podSelector).length === 0
+    && n.spec.policyTypes.includes('Ingress') && n.spec.policyTypes.includes('Egress')
+    && !n.spec.ingress && !n.spec.egress);
+f.egress = Object.fromEntries(Object.values(np).filter((n) => /-egress$/.test(n.metadata.name))
+    .map((n) => [n.metadata.name.replace(/^flores-|-egress$/g, ''), n.spec.egress.map((r) =>
+        r.to.map((p) => p.podSelector.matchLabels['app.kubernetes.io/name']).join(',')
+        + ':' + r.ports.map((p) => p.port).join(',')).sort()]));
+f.servicesIngress = np['flores-services-ingress'].spec.ingress.map((r) =>
+    r.from.map((p) => p.podSelector.matchLabels['app.kubernetes.io/name']).join(',')
+    + ':' + r.ports.map((p) => p.port).join(','));
+f.tls = by('Ingress').map((i) => i.spec.tls.map((t) => t.secretName)).flat();
+f.secrets = by('Secret').map((s) => Object.keys(s.data).sort().join(','));
+f.externalName = by('Service').filter((s) => s.spec.type === 'ExternalName').map((s) => s.metadata.name).sort();
+console.log(JSON.stringify(f));
+JS
+my $f = eval { JSON::PP->new->decode($facts) };
+ok($f, 'production facts read') or diag($facts);
+$f //= {};
+
+is_deeply($f->{namespaces}, ['flores-victoria'], 'production: every object in namespace flores-victoria');
+my @svc = qw(auth product user order cart wishlist review contact);
+is_deeply([sort keys %{ $f->{deployments} }], [sort map { "flores-$_" } 'gateway', @svc],
+          'production: a Deployment for the gateway and each of the eight services');
+for my $name (sort keys %{ $f->{deployments} }) {
+    my $d = $f->{deployments}{$name};
+    cmp_ok($d->{replicas}, '>=', 2, "production: $name runs $d->{replicas} replicas");
+    for my $img (@{ $d->{images} }) {
+        like($img, qr{^registry\.example\.com/flores/(gateway|services):1\.0\.0$},
+             "production: $name image pinned ($img)");
+    }
+}
+is($f->{deployments}{'flores-gateway'}{readiness}[0], 'httpGet', 'gateway: HTTP readiness probe');
+is($f->{deployments}{'flores-gateway'}{path}, '/health', '  ... on /health (internal listener)');
+for my $s (@svc) {
+    like($f->{deployments}{"flores-$s"}{path} // '', qr{cgi-fcgi .*127\.0\.0\.1:9000.*Status: 200},
+         "$s: readiness is its own /health over FastCGI");
+}
+is_deeply([sort keys %{ $f->{hpa} }], [sort map { "flores-$_" } qw(gateway product cart order)],
+          'HPAs for the gateway, product, cart and order');
+for my $h (sort keys %{ $f->{hpa} }) {
+    my ($api, $min, $max) = @{ $f->{hpa}{$h} };
+    is($api, 'autoscaling/v2', "$h: autoscaling/v2");
+    ok($min >= 2 && $max > $min, "$h: production bounds $min..$max");
+}
+is_deeply($f->{pdb}, [sort map { "flores-$_" } 'gateway', @svc], 'a PodDisruptionBudget for each');
+ok($f->{defaultDeny}, 'NetworkPolicy: default deny (ingress and egress)');
+is_deeply($f->{servicesIngress}, ['flores-gateway:9000'], 'services: reachable from the gateway only');
+my %stores = (
+    auth     => ['postgresql:5432', 'rabbitmq:5672'],
+    user     => ['postgresql:5432', 'rabbitmq:5672'],
+    order    => ['flores-gateway:8081', 'postgresql:5432', 'rabbitmq:5672'],
+    review   => ['flores-gateway:8081', 'postgresql:5432', 'rabbitmq:5672'],
+    product  => ['mongodb:27017', 'rabbitmq:5672'],
+    cart     => ['flores-gateway:8081', 'redis:6379'],
+    wishlist => ['flores-gateway:8081', 'redis:6379'],
+    contact  => ['postgresql:5432', 'rabbitmq:5672', 'smtp:25'],
+);
+for my $s (@svc) {
+    is_deeply($f->{egress}{$s}, $stores{$s}, "$s: egress to @{ $stores{$s} } only");
+}
+is_deeply($f->{tls}, ['flores-tls'], 'Ingress: TLS from the Secret flores-tls');
+is_deeply($f->{secrets}, ['amqp-url,jwt-secret,pg-password'], 'Secret flores-secrets from the files');
+is_deeply($f->{externalName},
+          [map { "flores-$_" } qw(mongodb postgresql rabbitmq redis smtp)], 'stores as ExternalName');
+
+# ---- the gateway's nginx files ----------------------------------------------------------------
+
+{
+    my $r = run(["$K8S/nginx-config", '--check']);
+    is($r->{rc}, 0, 'base/nginx/ is up to date with conf/nginx/') or diag($r->{err});
+}
+
+# nginx -t: the image's /etc/flores/nginx/ is conf/nginx/ with the ConfigMap's files over it;
+# paths are moved into a temporary prefix and the Service names to 127.0.0.1.
+{
+    my $build  = $ENV{FLORES_BUILD_DIR} || "$ROOT/run/build";
+    my $module = "$build/nginx-module/.libs/ngx_http_flores_module.so";
+    ok(-f $module, "the module is built ($module)") or diag('run ./flores build first');
+    my $p = File::Temp->newdir;
+    my $etc = "$p/etc";
+    my $r = run(['cp', '-a', "$ROOT/conf/nginx", $etc]);
+    make_path("$p/cache", "$p/tmp", "$p/secrets");
+    spew("$p/secrets/jwt-secret", 'k' x 48);
+    for my $file (glob("$K8S/base/nginx/*.conf")) {
+        my $t = slurp($file);
+        $t =~ s{/usr/lib/nginx/modules/ngx_http_flores_module\.so}{$module}g;
+        $t =~ s{/var/cache/flores-nginx}{$p/cache}g;
+        $t =~ s{/run/secrets/flores}{$p/secrets}g;
+        $t =~ s{/tmp/nginx\.pid}{$p/tmp/nginx.pid}g;
+        $t =~ s{flores-[a-z]+:9000}{127.0.0.1:9000}g;
+        spew("$etc/" . ($file =~ s{.*/}{}r), $t);
+    }
+    $r = run(['nginx', '-e', 'stderr', '-p', "$p/", '-c', "$etc/nginx.conf", '-t']);
+    is($r->{rc}, 0, 'nginx -t accepts the Kubernetes gateway configuration') or diag($r->{err});
+}
+
+done_testing();
