@@ -1,0 +1,36 @@
+// nav.js: the header navigation, redrawn when the session changes.
+
+import { session } from './session.js';
+import { el, mount } from './ui.js';
+
+export function renderNav() {
+  const nav = document.getElementById('nav');
+  if (!nav) return;
+  const items = [
+    el('li', {}, el('a', { href: '/' }, 'Catálogo')),
+    el('li', {}, el('a', { href: '/contacto' }, 'Contacto')),
+  ];
+  if (session.isLoggedIn()) {
+    items.push(
+      el('li', {}, el('a', { href: '/favoritos' }, 'Favoritos')),
+      el('li', {}, el('a', { href: '/pedidos' }, 'Mis pedidos')),
+      el('li', {}, el('a', { href: '/cuenta' }, 'Mi cuenta')),
+    );
+    if (session.isAdmin()) items.push(el('li', {}, el('a', { href: '/admin' }, 'Administración')));
+    items.push(
+      el('li', {}, el('a', { href: '/carrito', class: 'nav-cart' }, 'Carrito')),
+      el('li', {}, el('button', { type: 'button', class: 'btn-link', id: 'logout',
+        onclick: async () => {
+          await session.logout();
+          const { navigate } = await import('./app.js');
+          navigate('/');
+        } }, 'Salir')),
+    );
+  } else {
+    items.push(
+      el('li', {}, el('a', { href: '/ingresar' }, 'Ingresar')),
+      el('li', {}, el('a', { href: '/registro' }, 'Crear cuenta')),
+    );
+  }
+  mount(nav, items);
+}
