@@ -30,11 +30,26 @@ typedef struct {
     long                  min_ms;       /* FLORES_RESET_MIN_MS, default 150 */
 } auth_reset_t;
 
+/* The browser's refresh token cookie (requests with "X-Flores-Client: web"): HttpOnly,
+ * SameSite=Strict, Path=/api/auth; Secure as FLORES_COOKIE_SECURE says: "auto" (default:
+ * when the request came over HTTPS, REQUEST_SCHEME or X-Forwarded-Proto), "1", "0". */
+#define AUTH_COOKIE_NAME      "flores_refresh"
+#define AUTH_COOKIE_PATH      "/api/auth"
+#define AUTH_WEB_HEADER       "X-Flores-Client"
+#define AUTH_WEB_CLIENT       "web"
+
+typedef enum {
+    AUTH_SECURE_AUTO = 0,
+    AUTH_SECURE_ALWAYS,
+    AUTH_SECURE_NEVER
+} auth_secure_e;
+
 /* Built once by auth_init() before the workers start; read-only afterwards. */
 typedef struct {
     auth_tokens_t         tokens;
     auth_password_t       password;
     auth_reset_t          reset;
+    auth_secure_e         cookie_secure;
 } auth_ctx_t;
 
 

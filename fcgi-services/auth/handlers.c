@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "auth.h"
@@ -33,6 +34,13 @@ static void auth_rehash(fv_req_t *r, auth_db_t *db, const auth_user_t *user,
     const char *password);
 static double auth_clock_ms(void);
 static void auth_wait_until(double deadline_ms);
+static int auth_web(const fv_req_t *r);
+static int auth_cookie_get(const fv_req_t *r, char *out, size_t size);
+static int auth_cookie_secure(fv_req_t *r);
+static void auth_cookie_set(fv_req_t *r, const char *value, long max_age);
+static void auth_cookie_from(fv_req_t *r, json_object *data);
+static const char *auth_presented_token(fv_req_t *r, char *cookie, size_t size);
+static int auth_refresh_refused(fv_req_t *r, int web);
 
 
 int
@@ -162,6 +170,9 @@ auth_login(fv_req_t *r)
     }
 
     json_object_object_add(data, "user", auth_user_json(&user));
+    if (auth_web(r)) {
+        auth_cookie_from(r, data);
+    }
     fv_reply_header(r, "Cache-Control", "no-store");
     rc = fv_reply(r, 200, data, NULL);
     data = NULL;
@@ -187,13 +198,22 @@ auth_refresh(fv_req_t *r)
     auth_db_t          db = { r->worker, NULL, NULL };
     auth_refresh_t     rt;
     json_object       *data;
-    char               hash[65];
-    int                rc, open;
+    const char        *token;
+    char               hash[65], cookie[AUTH_REFRESH_MAX + 1];
+    int                rc, open, web;
 
     data = NULL;
     open = 0;
+    web = auth_web(r);
 
-    auth_tokens_refresh_hash(auth_field(r, "refreshToken"), hash);
+    token = auth_presented_token(r, cookie, sizeof(cookie));
+    if (token == NULL) {
+        rc = web ? auth_refresh_refused(r, web)
+                 : fv_fail_field(r, "refreshToken", "es obligatorio");
+        goto out;
+    }
+
+    auth_tokens_refresh_hash(token, hash);
 
     if ((rc = auth_store_begin(&db)) != FV_OK) {
         goto out;
@@ -203,7 +223,7 @@ auth_refresh(fv_req_t *r)
 
     rc = auth_store_refresh_lock(&db, hash, &rt);
     if (rc == AUTH_STORE_NOT_FOUND) {
-        rc = fv_fail(r, 401, "INVALID_REFRESH_TOKEN", AUTH_MSG_REFRESH);
+        rc = auth_refresh_refused(r, web);
         goto out;
     }
 
@@ -223,12 +243,12 @@ auth_refresh(fv_req_t *r)
 
         fv_log_req(r, FV_LOG_WARN, "reused refresh token: session %s of user %" PRId64
                    " revoked", rt.family_id, rt.user.id);
-        rc = fv_fail(r, 401, "INVALID_REFRESH_TOKEN", AUTH_MSG_REFRESH);
+        rc = auth_refresh_refused(r, web);
         goto out;
     }
 
     if (rt.revoked || rt.expired || !rt.user.active) {
-        rc = fv_fail(r, 401, "INVALID_REFRESH_TOKEN", AUTH_MSG_REFRESH);
+        rc = auth_refresh_refused(r, web);
         goto out;
     }
 
@@ -245,6 +265,9 @@ auth_refresh(fv_req_t *r)
         goto out;
     }
 
+    if (web) {
+        auth_cookie_from(r, data);
+    }
     fv_reply_header(r, "Cache-Control", "no-store");
     rc = fv_reply(r, 200, data, NULL);
     data = NULL;
@@ -256,6 +279,7 @@ out:
     }
 
     json_object_put(data);
+    explicit_bzero(cookie, sizeof(cookie));
     return rc;
 }
 
@@ -263,22 +287,38 @@ out:
 int
 auth_logout(fv_req_t *r)
 {
-    auth_db_t   db = { r->worker, NULL, NULL };
-    char        hash[65];
-    int         rc;
+    auth_db_t    db = { r->worker, NULL, NULL };
+    const char  *token;
+    char         hash[65], cookie[AUTH_REFRESH_MAX + 1];
+    int          rc, web;
 
-    auth_tokens_refresh_hash(auth_field(r, "refreshToken"), hash);
+    web = auth_web(r);
 
-    /* Someone else's or an unknown token changes nothing, and the answer is the same. */
-    rc = auth_store_family_revoke_owned(&db, hash, fv_req_user_id(r));
-    if (rc != FV_OK) {
+    token = auth_presented_token(r, cookie, sizeof(cookie));
+    if (token == NULL && !web) {
+        rc = fv_fail_field(r, "refreshToken", "es obligatorio");
         goto out;
+    }
+
+    /* Someone else's or an unknown token changes nothing, and the answer is the same.  A
+     * browser without its cookie has no session to end here; its cookie is cleared anyway. */
+    if (token != NULL) {
+        auth_tokens_refresh_hash(token, hash);
+        rc = auth_store_family_revoke_owned(&db, hash, fv_req_user_id(r));
+        if (rc != FV_OK) {
+            goto out;
+        }
+    }
+
+    if (web) {
+        auth_cookie_set(r, "", 0);
     }
 
     rc = fv_reply(r, 200, json_object_new_object(), "Sesión cerrada");
 
 out:
 
+    explicit_bzero(cookie, sizeof(cookie));
     return rc;
 }
 
@@ -298,6 +338,9 @@ auth_logout_all(fv_req_t *r)
 
     data = json_object_new_object();
     json_object_object_add(data, "revokedSessions", json_object_new_int64(sessions));
+    if (auth_web(r)) {
+        auth_cookie_set(r, "", 0);
+    }
     rc = fv_reply(r, 200, data, "Se cerraron todas las sesiones");
 
 out:
@@ -777,4 +820,187 @@ auth_wait_until(double deadline_ms)
 
         left = deadline_ms - auth_clock_ms();
     }
+}
+
+
+/*
+ * The browser's refresh token (see auth.h).  A request is a browser's when it carries
+ * "X-Flores-Client: web": then login and refresh put the refresh token in an HttpOnly cookie
+ * instead of the JSON body, refresh and logout read it from that cookie when the body has
+ * none, and logout (and logout-all) clear it.  Without the header the cookie is never read,
+ * so an API client keeps the JSON behaviour, and a cross-site request (which cannot add the
+ * header without a CORS preflight that is never granted, and does not carry a SameSite=Strict
+ * cookie anyway) cannot use it.
+ */
+
+static int
+auth_web(const fv_req_t *r)
+{
+    const char  *v;
+
+    v = fv_req_header(r, AUTH_WEB_HEADER);
+
+    return v != NULL && strcmp(v, AUTH_WEB_CLIENT) == 0;
+}
+
+
+/* The refresh cookie's value into out; 0 when there is one of base64url characters that
+ * fits, -1 otherwise.  The first cookie of that name wins (the most specific path). */
+
+static int
+auth_cookie_get(const fv_req_t *r, char *out, size_t size)
+{
+    const char  *h, *p, *end, *v;
+    size_t       name_len, len, i;
+
+    h = fv_req_header(r, "Cookie");
+    if (h == NULL) {
+        return -1;
+    }
+
+    name_len = strlen(AUTH_COOKIE_NAME);
+
+    for (p = h; *p != '\0'; p = end) {
+        while (*p == ' ' || *p == '\t' || *p == ';') {
+            p++;
+        }
+
+        end = p + strcspn(p, ";");
+
+        if ((size_t) (end - p) <= name_len || strncmp(p, AUTH_COOKIE_NAME, name_len) != 0
+            || p[name_len] != '=')
+        {
+            continue;
+        }
+
+        v = p + name_len + 1;
+        len = (size_t) (end - v);
+        while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t')) {
+            len--;
+        }
+
+        if (len == 0 || len >= size) {
+            return -1;
+        }
+
+        for (i = 0; i < len; i++) {
+            char  c = v[i];
+
+            if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                  || c == '-' || c == '_'))
+            {
+                return -1;
+            }
+        }
+
+        memcpy(out, v, len);
+        out[len] = '\0';
+        return 0;
+    }
+
+    return -1;
+}
+
+
+static int
+auth_cookie_secure(fv_req_t *r)
+{
+    const auth_ctx_t  *ctx = auth_ctx(r);
+    const char        *v;
+
+    switch (ctx->cookie_secure) {
+    case AUTH_SECURE_ALWAYS:
+        return 1;
+    case AUTH_SECURE_NEVER:
+        return 0;
+    default:
+        break;
+    }
+
+    v = fv_req_param(r, "REQUEST_SCHEME");
+    if (v != NULL && strcmp(v, "https") == 0) {
+        return 1;
+    }
+
+    v = fv_req_param(r, "HTTPS");
+    if (v != NULL && strcasecmp(v, "on") == 0) {
+        return 1;
+    }
+
+    /* Behind a proxy that ends TLS.  A client that sends it over plain HTTP only gets a
+     * cookie its browser will not send back over plain HTTP. */
+    v = fv_req_header(r, "X-Forwarded-Proto");
+    return v != NULL && strcmp(v, "https") == 0;
+}
+
+
+/* Sets (max_age > 0) or clears (value "", max_age 0) the refresh cookie. */
+
+static void
+auth_cookie_set(fv_req_t *r, const char *value, long max_age)
+{
+    char  buf[AUTH_REFRESH_MAX + 160];
+    int   n;
+
+    n = snprintf(buf, sizeof(buf), "%s=%s; Path=%s; Max-Age=%ld; HttpOnly; SameSite=Strict%s",
+                 AUTH_COOKIE_NAME, value, AUTH_COOKIE_PATH, max_age,
+                 auth_cookie_secure(r) ? "; Secure" : "");
+    if (n < 0 || (size_t) n >= sizeof(buf)) {
+        fv_log_req(r, FV_LOG_ERROR, "refresh cookie does not fit");
+        return;
+    }
+
+    fv_reply_header(r, "Set-Cookie", buf);
+    explicit_bzero(buf, sizeof(buf));
+}
+
+
+/* Moves data's refreshToken into the cookie, for its whole lifetime. */
+
+static void
+auth_cookie_from(fv_req_t *r, json_object *data)
+{
+    const auth_ctx_t  *ctx = auth_ctx(r);
+    json_object       *v;
+
+    if (!json_object_object_get_ex(data, "refreshToken", &v)) {
+        return;
+    }
+
+    auth_cookie_set(r, json_object_get_string(v), ctx->tokens.refresh_ttl);
+    json_object_object_del(data, "refreshToken");
+}
+
+
+/* The refresh token the caller presents: the body's, else (a browser's request only) the
+ * cookie's, copied into cookie; NULL when there is none. */
+
+static const char *
+auth_presented_token(fv_req_t *r, char *cookie, size_t size)
+{
+    const char  *token;
+
+    token = auth_field(r, "refreshToken");
+    if (*token != '\0') {
+        return token;
+    }
+
+    if (auth_web(r) && auth_cookie_get(r, cookie, size) == 0) {
+        return cookie;
+    }
+
+    return NULL;
+}
+
+
+/* 401 INVALID_REFRESH_TOKEN; a browser's cookie, which can never work again, is cleared. */
+
+static int
+auth_refresh_refused(fv_req_t *r, int web)
+{
+    if (web) {
+        auth_cookie_set(r, "", 0);
+    }
+
+    return fv_fail(r, 401, "INVALID_REFRESH_TOKEN", AUTH_MSG_REFRESH);
 }

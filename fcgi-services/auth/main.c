@@ -26,8 +26,10 @@ static const fv_field_t  login_body[] = {
     FIELDS_END
 };
 
+/* refreshToken is required, but a browser (X-Flores-Client: web) may send it in its cookie
+ * instead: the handlers check that one of the two is there. */
 static const fv_field_t  refresh_body[] = {
-    { "refreshToken",    FV_STRING, FV_REQUIRED, 1, AUTH_REFRESH_MAX, NULL, NULL },
+    { "refreshToken",    FV_STRING, 0, 1, AUTH_REFRESH_MAX, NULL, NULL },
     FIELDS_END
 };
 
@@ -82,6 +84,7 @@ static const fv_consumer_t  auth_consumers[] = {
 static int auth_init(fv_server_t *s);
 static void auth_exit(fv_server_t *s);
 static int auth_reset_init(auth_reset_t *reset, const fv_conf_t *conf);
+static int auth_cookie_init(auth_ctx_t *ctx, const fv_conf_t *conf);
 
 
 static const fv_service_t  auth_service = {
@@ -120,7 +123,8 @@ auth_init(fv_server_t *s)
     }
 
     if (auth_password_init(&ctx->password, fv_server_conf(s)) != 0
-        || auth_reset_init(&ctx->reset, fv_server_conf(s)) != 0)
+        || auth_reset_init(&ctx->reset, fv_server_conf(s)) != 0
+        || auth_cookie_init(ctx, fv_server_conf(s)) != 0)
     {
         auth_tokens_free(&ctx->tokens);
         free(ctx);
@@ -182,6 +186,30 @@ auth_reset_init(auth_reset_t *reset, const fv_conf_t *conf)
     memcpy(reset->url_base, base, len + 1);
     reset->ttl = fv_conf_long(conf, "FLORES_RESET_TTL", 1800, 60, 86400);
     reset->min_ms = fv_conf_long(conf, "FLORES_RESET_MIN_MS", 150, 0, 5000);
+
+    return 0;
+}
+
+
+/* FLORES_COOKIE_SECURE: auto (Secure when the request came over HTTPS), 1 or 0. */
+
+static int
+auth_cookie_init(auth_ctx_t *ctx, const fv_conf_t *conf)
+{
+    const char  *v;
+
+    v = fv_conf_str(conf, "FLORES_COOKIE_SECURE", "auto");
+
+    if (strcmp(v, "auto") == 0) {
+        ctx->cookie_secure = AUTH_SECURE_AUTO;
+    } else if (strcmp(v, "1") == 0) {
+        ctx->cookie_secure = AUTH_SECURE_ALWAYS;
+    } else if (strcmp(v, "0") == 0) {
+        ctx->cookie_secure = AUTH_SECURE_NEVER;
+    } else {
+        fv_log(FV_LOG_ERROR, "FLORES_COOKIE_SECURE must be auto, 1 or 0");
+        return -1;
+    }
 
     return 0;
 }
