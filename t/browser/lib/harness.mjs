@@ -449,7 +449,20 @@ class Journey {
     saw(spec) { return this.seen.filter((ev) => matches(spec, ev)).length; }
 
     url(p = '/') { return BASE_URL + p; }
-    goto(p, o = {}) { return this.page.goto(this.url(p), { waitUntil: 'load', ...o }); }
+    // goto(path): loads the page from the gateway (a full page load), waits for the app to
+    // draw it.  Returns the document's response.
+    async goto(p, o = {}) {
+        const { draw, ...opts } = o;
+        const res = await this.page.goto(this.url(p), { waitUntil: 'load', ...opts });
+        if (draw !== false && res && (res.headers()['content-type'] || '').startsWith('text/html')) {
+            // index.html's <main> holds #boot until the router's first page replaces it.
+            await this.page.waitForFunction(() => {
+                const main = document.querySelector('main#main');
+                return !main || (!document.getElementById('boot') && !main.hasAttribute('aria-busy'));
+            }, null, { polling: 50 });
+        }
+        return res;
+    }
 
     // Until no request of the page has been in flight for 150 ms (at most `max` ms).
     async settle(max = 5000) {
@@ -498,6 +511,64 @@ class Journey {
 
     // check(cond, message): throws (failing the step) unless cond.
     check(cond, message) { if (!cond) throw new Error(message); }
+
+    // Until the storefront has drawn its page: <main> not aria-busy (the router sets it
+    // while a page renders).
+    async ready() {
+        await this.page.waitForSelector('main#main:not([aria-busy])', { state: 'attached' });
+    }
+
+    // Marks what <main> shows now, so that drawn() can tell the next page from this one.
+    async markPage() {
+        await this.page.evaluate(() => {
+            const main = document.querySelector('main#main');
+            if (!main) return;
+            let first = main.firstElementChild;
+            if (!first) { first = document.createElement('span'); first.hidden = true; main.appendChild(first); }
+            first.setAttribute('data-harness-stale', '');
+        });
+    }
+
+    // Until the router has replaced the marked page and finished drawing the new one.
+    async drawn() {
+        await this.page.waitForFunction(() => {
+            const main = document.querySelector('main#main');
+            return main && !main.querySelector('[data-harness-stale]') && !main.hasAttribute('aria-busy');
+        }, null, { polling: 50 });
+    }
+
+    // nav(path): goes to path inside the single-page app, as a click on a link does (no page
+    // load, so the in-memory session stays), then waits for the new page to be drawn.
+    async nav(p) {
+        await this.markPage();
+        await this.page.evaluate((href) => {
+            const a = document.createElement('a');
+            a.href = href;
+            document.body.appendChild(a);
+            a.click();
+            a.remove();
+        }, p);
+        await this.drawn();
+    }
+
+    // act(fn): runs fn (a click that makes the app draw another page or draw this one again)
+    // and waits for the page to be drawn anew.
+    async act(fn) {
+        await this.markPage();
+        await fn();
+        await this.drawn();
+    }
+
+    // signIn(user, next): through the login page (/ingresar?next=...), as a person does.
+    async signIn(user, next = '/') {
+        await this.goto(`/ingresar?next=${encodeURIComponent(next)}`);
+        const form = this.page.locator('main form');
+        await form.getByLabel('Correo electrónico').fill(user.email);
+        await form.getByLabel('Contraseña').fill(user.password);
+        await this.act(() => form.getByRole('button', { name: 'Ingresar' }).click());
+        await this.page.getByRole('button', { name: 'Salir' }).waitFor();
+        await this.page.waitForURL((u) => u.pathname === next.split('?')[0]);
+    }
 }
 
 class Harness {
