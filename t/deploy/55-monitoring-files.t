@@ -3,7 +3,8 @@
 # Grafana dashboard (deploy/monitoring/flores-dashboard.json), checked offline:
 #   - promtool check rules; promtool test rules with t/deploy/data/flores.rules.test.yml (each
 #     alert fires on made-up series after its `for:`, not before, with its annotations);
-#   - conf/prometheus.yml, rendered, passes promtool check config and finds the rule file;
+#   - conf/prometheus.yml, rendered, passes promtool check config and finds the rule file; so
+#     does deploy/monitoring/prometheus-kubernetes.yml (pod discovery swapped for a target);
 #   - every alert has a severity, a summary, a description and a runbook link to a section of
 #     docs/monitoring.md that exists;
 #   - the dashboard is well-formed Grafana JSON (unique panel ids, a datasource and queries on
@@ -103,6 +104,22 @@ like($r->{text}, qr/SUCCESS: (\d+) rules found/, '  ... SUCCESS');
     $r = run([$PROMTOOL, 'check', 'config', "$t/prometheus.yml"]);
     is($r->{rc}, 0, 'promtool check config: the stack configuration') or diag($r->{text});
     like($r->{text}, qr/SUCCESS: 1 rule files found/, '  ... loads the rule file');
+}
+
+# The Kubernetes scrape configuration.  Debian's Prometheus is built without Kubernetes service
+# discovery: its kubernetes_sd_configs blocks are swapped for a static target, and the rest
+# (jobs, relabelling, rule files) is checked.
+{
+    my $t = File::Temp->newdir;
+    my $conf = slurp("$ROOT/deploy/monitoring/prometheus-kubernetes.yml");
+    my $n = ($conf =~ s/    kubernetes_sd_configs:\n      - role: pod\n        namespaces: \{names: \[flores-victoria\]\}\n/    static_configs:\n      - targets: ['placeholder:8081']\n/g);
+    is($n, 2, 'prometheus-kubernetes.yml: two jobs discover pods in flores-victoria');
+    like($conf, qr/job_name: gateway\b.*job_name: services\b/s, '  ... the jobs gateway and services');
+    like($conf, qr{replacement: /pods/\$\{1\}/metrics}, '  ... services scraped per pod through /pods/<address>/metrics');
+    spew("$t/prometheus.yml", $conf);
+    copy($RULES, "$t/flores.rules.yml") or die;
+    $r = run([$PROMTOOL, 'check', 'config', "$t/prometheus.yml"]);
+    is($r->{rc}, 0, 'promtool check config: the Kubernetes scrape configuration') or diag($r->{text});
 }
 
 # The rules, read through promtool's own parser would need Go; the file is plain YAML of a
