@@ -15,7 +15,7 @@ import { routes } from './routes.js';
 import { session } from './session.js';
 import { api } from './api.js';
 import { el, mount, banner, errorBlock } from './ui.js';
-import { renderNav } from './nav.js';
+import { renderNav, updateCartCount } from './nav.js';
 
 const main = document.getElementById('main');
 let cleanup = null;
@@ -134,6 +134,7 @@ window.addEventListener('popstate', () => render({ focus: true }));
 
 session.onChange(() => {
   renderNav();
+  updateCartCount();
   // A sign-out on another tab (or an expired session) leaves protected pages.
   const found = match(location.pathname);
   if (found && found.route.auth && !session.isLoggedIn()) render();
@@ -141,8 +142,7 @@ session.onChange(() => {
 
 session.ready.then(() => {
   renderNav();
+  updateCartCount();
   render();
 });
 
-// For tests and the console: the router's navigate.
-export { el };

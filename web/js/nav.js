@@ -18,7 +18,7 @@ export function renderNav() {
     );
     if (session.isAdmin()) items.push(el('li', {}, el('a', { href: '/admin' }, 'Administración')));
     items.push(
-      el('li', {}, el('a', { href: '/carrito', class: 'nav-cart' }, 'Carrito')),
+      el('li', {}, el('a', { href: '/carrito', class: 'nav-cart', id: 'nav-cart' }, 'Carrito')),
       el('li', {}, el('button', { type: 'button', class: 'btn-link', id: 'logout',
         onclick: async () => {
           await session.logout();
@@ -33,4 +33,19 @@ export function renderNav() {
     );
   }
   mount(nav, items);
+}
+
+// Shows the number of units in the cart next to "Carrito": the count given, or asked of the API.
+export async function updateCartCount(count) {
+  if (!session.isLoggedIn()) return;
+  if (count === undefined) {
+    try {
+      const { api } = await import('./api.js');
+      count = (await api.get('/cart')).cart.count;
+    } catch (e) {
+      return;   // the cart page itself will say what is wrong
+    }
+  }
+  const a = document.getElementById('nav-cart');
+  if (a) a.textContent = count ? `Carrito (${count})` : 'Carrito';
 }

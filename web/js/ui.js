@@ -245,3 +245,26 @@ export function productImage(src, alt, attrs = {}) {
   img.addEventListener('error', () => { if (!img.src.endsWith(PLACEHOLDER)) img.src = PLACEHOLDER; }, { once: true });
   return img;
 }
+
+// Page links: pagination(2, 7, (n) => `/?pagina=${n}`) → <nav><ul class="pagination">.
+export function pagination(page, pages, hrefFor, label = 'Páginas') {
+  if (!pages || pages <= 1) return null;
+  const items = [];
+  const add = (n, text, rel) => items.push(el('li', {}, n === page
+    ? el('span', { 'aria-current': 'page' }, text)
+    : el('a', { href: hrefFor(n), rel, 'aria-label': rel ? undefined : `Página ${n}` }, text)));
+  if (page > 1) add(page - 1, '« Anterior', 'prev');
+  const from = Math.max(1, page - 2);
+  const to = Math.min(pages, page + 2);
+  if (from > 1) { add(1, '1'); if (from > 2) items.push(el('li', {}, el('span', { 'aria-hidden': 'true' }, '…'))); }
+  for (let n = from; n <= to; n++) add(n, String(n));
+  if (to < pages) { if (to < pages - 1) items.push(el('li', {}, el('span', { 'aria-hidden': 'true' }, '…'))); add(pages, String(pages)); }
+  if (page < pages) add(page + 1, 'Siguiente »', 'next');
+  return el('nav', { 'aria-label': label }, el('ul', { class: 'pagination' }, items));
+}
+
+export function stars(rating) {
+  const r = Math.round(Number(rating) || 0);
+  return el('span', { class: 'stars', 'aria-label': `${Number(rating || 0).toFixed(1)} de 5 estrellas` },
+    '★'.repeat(r) + '☆'.repeat(Math.max(0, 5 - r)));
+}
