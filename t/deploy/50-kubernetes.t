@@ -180,6 +180,7 @@ const objs = parseAllDocuments(readFileSync(0, 'utf8')).map((d) => d.toJS()).fil
 const f = {};
 const by = (k) => objs.filter((o) => o.kind === k);
 f.namespaces = [...new Set(objs.filter((o) => o.kind !== 'Namespace').map((o) => o.metadata.namespace))];
+f.jobs = by('Job').map((j) => [j.metadata.name, j.spec.template.spec.containers[0].args.join(' ')]);
 f.deployments = Object.fromEntries(by('Deployment').map((d) => [d.metadata.name, {
     replicas: d.spec.replicas,
     images: d.spec.template.spec.containers.map((c) => c.image),
@@ -223,11 +224,13 @@ for my $name (sort keys %{ $f->{deployments} }) {
              "production: $name image pinned ($img)");
     }
 }
+is_deeply($f->{jobs}, [['flores-migrate', 'migrate']], 'the migrations: a Job running the image\'s migrate');
+is_deeply($f->{egress}{migrate}, ['postgresql:5432'], 'migrate: egress to PostgreSQL only');
 is($f->{deployments}{'flores-gateway'}{readiness}[0], 'httpGet', 'gateway: HTTP readiness probe');
 is($f->{deployments}{'flores-gateway'}{path}, '/health', '  ... on /health (internal listener)');
 for my $s (@svc) {
-    like($f->{deployments}{"flores-$s"}{path} // '', qr{cgi-fcgi .*127\.0\.0\.1:9000.*Status: 200},
-         "$s: readiness is its own /health over FastCGI");
+    is($f->{deployments}{"flores-$s"}{path} // '', 'flores-container health',
+       "$s: readiness is its own /health over FastCGI (the image's flores-container health)");
 }
 is_deeply([sort keys %{ $f->{hpa} }], [sort map { "flores-$_" } qw(gateway product cart order)],
           'HPAs for the gateway, product, cart and order');

@@ -7,9 +7,9 @@
 // 1. Schema: every object is built from its apiVersion/kind with kubernetes-models and
 //    validated (types, required fields).  An unknown apiVersion/kind is an error.
 // 2. Platform rules:
-//    - every container of a Deployment has a readiness and a liveness probe, cpu and memory
-//      requests and limits, runs as non-root (runAsNonRoot, runAsUser > 0), without privilege
-//      escalation; a probe's named port exists;
+//    - every container of a Deployment (StatefulSet, DaemonSet) has a readiness and a liveness
+//      probe; of those and of a Job, cpu and memory requests and limits, runs as non-root
+//      (runAsNonRoot, runAsUser > 0), without privilege escalation; a probe's named port exists;
 //    - ConfigMaps and Secrets a pod uses exist in the stream (except --allow-missing-secret);
 //    - an HPA's scaleTargetRef, a Service's, a PodDisruptionBudget's and a NetworkPolicy's
 //      selectors find pods of the stream (a NetworkPolicy peer with a namespaceSelector may
@@ -116,7 +116,8 @@ const byKind = (kind) => objects.filter((o) => o.kind === kind);
 const exists = (kind, name, namespace) =>
     objects.some((o) => o.kind === kind && o.metadata?.name === name && ns(o) === namespace);
 
-const workloadKinds = ['Deployment', 'StatefulSet', 'DaemonSet'];
+const workloadKinds = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job'];
+const servingKinds = ['Deployment', 'StatefulSet', 'DaemonSet'];   // probes required
 const pods = objects
     .filter((o) => workloadKinds.includes(o.kind))
     .map((o) => ({ owner: o, ns: ns(o), labels: o.spec?.template?.metadata?.labels ?? {} }));
@@ -143,13 +144,13 @@ for (const d of objects.filter((o) => workloadKinds.includes(o.kind))) {
     const where = nameOf(d);
     const spec = d.spec?.template?.spec ?? {};
     const podSec = spec.securityContext ?? {};
-    if (!matches(d.spec?.selector, d.spec?.template?.metadata?.labels ?? {})) {
+    if (d.kind !== 'Job' && !matches(d.spec?.selector, d.spec?.template?.metadata?.labels ?? {})) {
         problem(where, 'spec.selector does not match the pod template labels');
     }
     const containers = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
     for (const c of spec.containers ?? []) {
         const cw = `${where} container ${c.name}`;
-        for (const probe of ['readinessProbe', 'livenessProbe']) {
+        for (const probe of servingKinds.includes(d.kind) ? ['readinessProbe', 'livenessProbe'] : []) {
             const p = c[probe];
             if (!p) {
                 problem(cw, `no ${probe}`);
