@@ -82,7 +82,7 @@ export default {
 
     // Filters form (a GET form the router turns into an address).
     const f = facetsRes.status === 'fulfilled' ? facetsRes.value : { categories: [], occasions: [] };
-    const form = el('form', { role: 'search', novalidate: true, class: 'wide', 'aria-label': 'Buscar y filtrar' },
+    const form = el('form', { role: 'search', novalidate: true, class: 'wide', 'aria-label': 'Filtrar el catálogo' },
       el('div', { class: 'form-error', role: 'alert', hidden: true }),
       field({ label: 'Buscar', name: 'q', type: 'search', value: state.q, hint: 'Nombre o descripción (mínimo 2 letras)' }),
       field({ label: 'Categoría', name: 'categoria', value: state.categoria,
