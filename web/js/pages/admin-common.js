@@ -84,16 +84,23 @@ export function hrefWith(path, params) {
 // A button that asks once more before doing something it cannot undo (no window.confirm:
 // it is not styled, and a keyboard user loses their place).  The first press turns it into
 // "confirmText"; a second press within 6 s runs action(button); otherwise it goes back.
-export function confirmButton(text, confirmText, action, attrs = {}) {
+// `what` (optional) names the thing in the accessible name, for buttons repeated in a list:
+// "Desactivar Ramo X", then "Confirmar desactivación: Ramo X".
+export function confirmButton(text, confirmText, action, attrs = {}, what = '') {
   let armed = false;
   let timer = null;
-  const b = el('button', { type: 'button', class: 'btn btn-danger', ...attrs }, text);
-  const disarm = () => { armed = false; b.textContent = text; b.removeAttribute('aria-pressed'); };
+  const b = el('button', { type: 'button', class: 'btn btn-danger', ...attrs,
+    'aria-label': what ? `${text} ${what}` : null }, text);
+  const disarm = () => {
+    armed = false;
+    b.textContent = text;
+    if (what) b.setAttribute('aria-label', `${text} ${what}`);
+  };
   b.addEventListener('click', async () => {
     if (!armed) {
       armed = true;
       b.textContent = confirmText;
-      b.setAttribute('aria-pressed', 'true');
+      if (what) b.setAttribute('aria-label', `${confirmText}: ${what}`);
       clearTimeout(timer);
       timer = setTimeout(disarm, 6000);
       return;

@@ -13,7 +13,7 @@ function stockCell(ctx, p) {
   const msg = inlineMessage();
   const input = el('input', { type: 'number', name: 'stock', min: 0, max: 1000000, step: 1, required: true,
     value: String(p.stock ?? 0), 'aria-label': `Stock de ${p.name}`, inputmode: 'numeric' });
-  const save = el('button', { type: 'submit', class: 'btn btn-small' }, 'Guardar');
+  const save = el('button', { type: 'submit', class: 'btn btn-small', 'aria-label': `Guardar stock de ${p.name}` }, 'Guardar');
   const form = el('form', { class: 'stock-form', novalidate: true },
     input, ' ', save, msg.node);
   form.addEventListener('submit', async (ev) => {
@@ -59,7 +59,7 @@ function activeCell(ctx, p) {
   };
   const button = p.active
     ? confirmButton('Desactivar', 'Confirmar desactivación', (b) => setActive(b, false),
-      { class: 'btn btn-small btn-danger', 'aria-label': `Desactivar ${p.name}` })
+      { class: 'btn btn-small btn-danger' }, p.name)
     : el('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Activar ${p.name}`,
       onclick: (ev) => setActive(ev.currentTarget, true) }, 'Activar');
   return [button, msg.node];

@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// 50-admin-ships-order.t: a customer's order goes through the staff pages: the
+// administrator finds it among the pending orders, confirms it from the list, prepares and
+// ships it from its page (every change in its history), and the customer, signed in on
+// another browser, sees "Enviado" on their order.  A change the order no longer allows
+// (another administrator was faster) is refused in plain words.
+'use strict';
+
+import('./lib/harness.mjs').then(({ run, api, registerUser, loginApi, createAdmin }) => run(async (h) => {
+    const admin = await createAdmin();
+    const customer = await registerUser({ name: 'Camila Rojas' });
+    const ctoken = (await loginApi(customer)).token;
+    const placed = await api('POST', '/api/orders', {
+        items: [{ productId: 'AML003', quantity: 1 }],
+        shippingAddress: { recipient: 'Camila Rojas', street: 'Los Aromos 1234', city: 'Providencia',
+            region: 'Región Metropolitana', phone: '+56 9 8765 4321' },
+        paymentMethod: 'transfer', notes: 'Entregar en conserjería',
+    }, { token: ctoken, headers: { 'Idempotency-Key': `t50-${customer.id}` } });
+    if (placed.status !== 201) throw new Error(`the customer's order was not placed: ${placed.status} ${placed.text}`);
+    const order = placed.json.data.order;
+
+    await h.journey('admin-envia-pedido', async (j) => {
+        const main = j.page.locator('main');
+        const row = () => main.locator(`tr[data-number="${order.number}"]`);
+
+        await j.step('the new order is among the pending ones', async () => {
+            await j.signIn(admin, '/admin/pedidos?estado=pending');
+            await main.getByRole('heading', { name: 'Pedidos: pendiente', level: 1 }).waitFor();
+            await row().waitFor();
+            await row().getByText('Pendiente').waitFor();
+        });
+
+        await j.step('it is confirmed from the list and leaves the pending ones', async () => {
+            await j.act(() => row().getByRole('button', { name: `Confirmar pedido: ${order.number}` }).click());
+            await j.page.getByText(`Pedido ${order.number}: Confirmado.`).waitFor();
+            j.check(await row().count() === 0, 'still listed as pending');
+        });
+
+        await j.step('the "Confirmado" filter lists it; its page opens from there', async () => {
+            await j.act(() => main.getByRole('navigation', { name: 'Filtrar por estado' })
+                .getByRole('link', { name: 'Confirmado' }).click());
+            await j.act(() => row().getByRole('link', { name: order.number }).click());
+            await main.getByRole('heading', { name: `Pedido ${order.number}` }).waitFor();
+            await main.getByText('Entregar en conserjería').waitFor();
+            await main.getByText('Los Aromos 1234, Providencia, Región Metropolitana').waitFor();
+        });
+
+        await j.step('it is marked "en preparación", then "enviado"', async () => {
+            await j.act(() => main.getByRole('button', { name: 'Marcar en preparación' }).click());
+            await main.getByRole('button', { name: 'Marcar como enviado' }).waitFor();
+            await j.act(() => main.getByRole('button', { name: 'Marcar como enviado' }).click());
+            await main.getByRole('button', { name: 'Marcar como entregado' }).waitFor();
+            const history = await main.locator('.timeline li .badge').allTextContents();
+            j.check(JSON.stringify(history) === JSON.stringify(['Pendiente', 'Confirmado', 'En preparación', 'Enviado']),
+                `the history shows ${JSON.stringify(history)}`);
+            const r = await api('GET', `/api/orders/${order.id}`, null, { token: ctoken });
+            j.check(r.json?.data?.order?.status === 'shipped', `the API says ${r.json?.data?.order?.status}`);
+        });
+
+    });
+
+    await h.journey('cliente-ve-envio', async (j) => {
+        await j.step('the customer sees the status changes on their order', async () => {
+            await j.signIn(customer, `/pedidos/${order.id}`);
+            const main = j.page.locator('main');
+            await main.getByText(order.number).first().waitFor();
+            await main.getByText('Enviado').first().waitFor();
+            j.check(await main.getByText('Entregado').count() === 0, 'the order already shows "Entregado"');
+        });
+    }, { viewport: 'phone' });
+
+    await h.journey('admin-cambio-imposible', async (j) => {
+        const main = j.page.locator('main');
+        await j.step('a change the order no longer allows is refused in plain words', async () => {
+            await j.signIn(admin, `/admin/pedidos/${order.id}`);
+            await main.getByRole('button', { name: 'Marcar como entregado' }).waitFor();
+            // Another administrator delivers it meanwhile; this page still offers "entregado".
+            const other = await api('PATCH', `/api/orders/${order.id}/status`, { status: 'delivered' }, { token: admin.token });
+            j.check(other.status === 200, `delivering through the API: ${other.status}`);
+            j.allow({ method: 'PATCH', url: `/api/orders/${order.id}/status`, status: 409, times: 1 });
+            await main.getByRole('button', { name: 'Marcar como entregado' }).click();
+            await main.getByText('Recarga la página para ver su estado actual').waitFor();
+        });
+        await j.step('drawn again, the delivered order offers no change', async () => {
+            await j.nav('/admin/pedidos');
+            await j.nav(`/admin/pedidos/${order.id}`);
+            await main.getByText('ya no cambia de estado').waitFor();
+            j.check(await main.getByRole('button', { name: /Marcar|Cancelar/ }).count() === 0, 'a status button is offered');
+        });
+    });
+}));
