@@ -6,18 +6,26 @@
 // (another administrator was faster) is refused in plain words.
 'use strict';
 
-import('./lib/harness.mjs').then(({ run, api, registerUser, loginApi, createAdmin }) => run(async (h) => {
+import('./lib/harness.mjs').then(({ run, api, registerUser, loginApi, createAdmin, randomHex }) => run(async (h) => {
     const admin = await createAdmin();
+    // A product of its own, so that no other test's stock changes get in the way.
+    const productId = `T50${randomHex(3).toUpperCase()}`;
+    const made = await api('POST', '/api/products', {
+        id: productId, name: `Ramo Envío ${productId}`, description: 'Un ramo para probar el despacho de pedidos.',
+        price: 28000, category: 'cumpleanos', stock: 5, images: ['/images/productos/passion-eterna-1.webp'],
+    }, { token: admin.token });
+    if (made.status !== 201) throw new Error(`the product was not created: ${made.status} ${made.text}`);
     const customer = await registerUser({ name: 'Camila Rojas' });
     const ctoken = (await loginApi(customer)).token;
     const placed = await api('POST', '/api/orders', {
-        items: [{ productId: 'AML003', quantity: 1 }],
+        items: [{ productId, quantity: 1 }],
         shippingAddress: { recipient: 'Camila Rojas', street: 'Los Aromos 1234', city: 'Providencia',
             region: 'Región Metropolitana', phone: '+56 9 8765 4321' },
         paymentMethod: 'transfer', notes: 'Entregar en conserjería',
     }, { token: ctoken, headers: { 'Idempotency-Key': `t50-${customer.id}` } });
     if (placed.status !== 201) throw new Error(`the customer's order was not placed: ${placed.status} ${placed.text}`);
     const order = placed.json.data.order;
+    if (order.status !== 'pending') throw new Error(`the order is ${order.status} (${order.reason})`);
 
     await h.journey('admin-envia-pedido', async (j) => {
         const main = j.page.locator('main');
