@@ -6,8 +6,9 @@
 # validated against the Kubernetes schemas and the platform's own rules by
 # tools/k8s-validate (npm packages installed from its package-lock.json when missing), and the
 # validator is shown to reject broken manifests (t/deploy/data/k8s-broken/).  The gateway's
-# Kubernetes nginx files must be up to date with conf/nginx/ and pass `nginx -t` with the
-# module.  Nothing is started; temporary files only.
+# Kubernetes nginx files must be up to date with conf/nginx/, pass `nginx -t` with the module,
+# and serve: nginx with them and two services run in a network namespace made here (the pod
+# network), removed at the end with everything started in it.
 
 use strict;
 use warnings;
@@ -18,6 +19,9 @@ use File::Path qw(make_path);
 use File::Copy qw(copy);
 use IPC::Open3 qw(open3);
 use JSON::PP ();
+use POSIX ();
+use Digest::SHA ();
+use MIME::Base64 ();
 use Test::More;
 
 my $ROOT = abs_path("$FindBin::Bin/../..");
@@ -267,16 +271,64 @@ is_deeply($f->{externalName},
     is($r->{rc}, 0, 'base/nginx/ is up to date with conf/nginx/') or diag($r->{err});
 }
 
-# nginx -t: the image's /etc/flores/nginx/ is conf/nginx/ with the ConfigMap's files over it;
-# paths are moved into a temporary prefix and the Service names to 127.0.0.1.
+# The gateway's Kubernetes configuration, run: the image's /etc/flores/nginx/ is conf/nginx/
+# with the ConfigMap's files over it; paths move into a temporary prefix.  In a network
+# namespace of its own (nothing reaches the host's network), like a pod network: the gateway
+# on 10.255.0.100 (:8080 public, :8081 internal), "pods" of the cart and wishlist services on
+# 10.255.0.5 and 10.255.0.6 (FastCGI :9000), the other services absent, no stores.
+my @SVC_ORDER = qw(auth product user order cart wishlist review contact);
+my %POD = map { $SVC_ORDER[$_] => '10.255.0.' . ($_ + 1) } 0 .. $#SVC_ORDER;
+my $GW  = '10.255.0.100';
+my $NS  = "flores-k8s-t50-$$";
+my (@pids, $ns_made);
+
+sub in_ns { return run(['ip', 'netns', 'exec', $NS, @{ $_[0] }], timeout => $_[1] // 30) }
+
+sub spawn_in_ns {
+    my ($log, @cmd) = @_;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', $log;
+        open STDERR, '>&', \*STDOUT;
+        exec('ip', 'netns', 'exec', $NS, @cmd) or POSIX::_exit(127);
+    }
+    push @pids, $pid;
+    return $pid;
+}
+
+sub cleanup_ns {
+    for my $pid (reverse @pids) {
+        kill 'TERM', $pid;
+        my $t = time + 10;
+        while (waitpid($pid, POSIX::WNOHANG()) == 0 && time < $t) { select undef, undef, undef, 0.1 }
+        if (kill 0, $pid) { kill 'KILL', $pid; waitpid $pid, 0 }
+    }
+    @pids = ();
+    run(['ip', 'netns', 'del', $NS]) if $ns_made;
+    $ns_made = 0;
+}
+END { cleanup_ns() }
+$SIG{INT} = $SIG{TERM} = sub { cleanup_ns(); exit 1 };
+
+# curl inside the namespace: {status, body}.
+sub ns_get {
+    my ($url, @extra) = @_;
+    my $r = in_ns(['curl', '-sS', '--max-time', '5', '-o', '-', '-w', '\n%{http_code}', @extra, $url]);
+    my ($body, $status) = $r->{out} =~ /\A(.*)\n(\d+)\z/s ? ($1, $2) : ($r->{out}, 0);
+    return { status => $status + 0, body => $body, err => $r->{err} };
+}
+
 {
     my $build  = $ENV{FLORES_BUILD_DIR} || "$ROOT/run/build";
     my $module = "$build/nginx-module/.libs/ngx_http_flores_module.so";
     ok(-f $module, "the module is built ($module)") or diag('run ./flores build first');
     my $p = File::Temp->newdir;
+    chmod 0755, "$p";
     my $etc = "$p/etc";
     my $r = run(['cp', '-a', "$ROOT/conf/nginx", $etc]);
     make_path("$p/cache", "$p/tmp", "$p/secrets");
+    chmod 0777, "$p/cache";
     spew("$p/secrets/jwt-secret", 'k' x 48);
     for my $file (glob("$K8S/base/nginx/*.conf")) {
         my $t = slurp($file);
@@ -284,11 +336,84 @@ is_deeply($f->{externalName},
         $t =~ s{/var/cache/flores-nginx}{$p/cache}g;
         $t =~ s{/run/secrets/flores}{$p/secrets}g;
         $t =~ s{/tmp/nginx\.pid}{$p/tmp/nginx.pid}g;
-        $t =~ s{flores-[a-z]+:9000}{127.0.0.1:9000}g;
+        $t =~ s{\bflores-([a-z]+):9000}{$POD{$1}:9000}g;    # the Services' addresses
+        $t =~ s{^(\s*)listen (8080|8081);}{$1listen $GW:$2;}mg;
         spew("$etc/" . ($file =~ s{.*/}{}r), $t);
     }
-    $r = run(['nginx', '-e', 'stderr', '-p', "$p/", '-c', "$etc/nginx.conf", '-t']);
+    unlike(slurp("$etc/upstreams.conf"), qr/flores-[a-z]+:9000/, 'every upstream given an address');
+    $r = run(['ip', 'netns', 'add', $NS]);
+    $ns_made = $r->{rc} == 0;
+    ok($ns_made, "network namespace $NS") or diag($r->{err});
+    $r = in_ns(['sh', '-c', join '; ', 'ip link set lo up',
+                (map { "ip addr add $_/32 dev lo" } $GW, @POD{qw(cart wishlist)}, '203.0.113.7')]);
+    is($r->{rc}, 0, '  ... with the gateway and two pod addresses') or diag($r->{err});
+    $r = in_ns(['nginx', '-e', 'stderr', '-p', "$p/", '-c', "$etc/nginx.conf", '-t']);
     is($r->{rc}, 0, 'nginx -t accepts the Kubernetes gateway configuration') or diag($r->{err});
+
+    for my $svc (qw(cart wishlist)) {
+        my $bin = "$build/fcgi-services/$svc/flores-$svc";
+        ok(-x $bin, "$svc is built");
+        spawn_in_ns("$p/$svc.log", 'env', '-i', 'PATH=/usr/bin:/bin', 'LANG=C.UTF-8',
+                    "FLORES_LISTEN=$POD{$svc}:9000", 'FLORES_WORKERS=2',
+                    'FLORES_REDIS_URL=redis://10.255.0.200:6379/0', 'FLORES_REDIS_TIMEOUT=300',
+                    "FLORES_INTERNAL_URL=http://$GW:8081", $bin);
+    }
+    spawn_in_ns("$p/nginx.log", 'nginx', '-e', 'stderr', '-p', "$p/", '-c', "$etc/nginx.conf",
+                '-g', 'daemon off;');
+    my $up;
+    for (1 .. 50) {
+        $up = ns_get("http://$GW:8081/health");
+        last if $up->{status} == 200 && ns_get("http://$POD{cart}:9000/")->{err} !~ /refused/;
+        select undef, undef, undef, 0.2;
+    }
+    is($up->{status}, 200, 'internal GET /health (the kubelet\'s probe): 200')
+        or diag(slurp("$p/nginx.log"));
+    like($up->{body}, qr/"status":"ok"/, '  ... "ok" without asking any service');
+
+    my $m = ns_get("http://$GW:8081/metrics");
+    is($m->{status}, 200, 'internal GET /metrics');
+    like($m->{body}, qr/^flores_gateway_requests_total\{/m, '  ... the gateway\'s metrics');
+
+    $m = ns_get("http://$GW:8081/services/cart/metrics");
+    is($m->{status}, 200, 'GET /services/cart/metrics through the upstream (the Service)')
+        or diag($m->{body} . slurp("$p/cart.log"));
+    like($m->{body}, qr/^flores_store_errors_total\{service="cart"/m, '  ... the cart service\'s metrics');
+
+    for my $svc (qw(cart wishlist)) {
+        $m = ns_get("http://$GW:8081/pods/$POD{$svc}/metrics");
+        is($m->{status}, 200, "GET /pods/$POD{$svc}/metrics: one pod, for Prometheus");
+        like($m->{body}, qr/^flores_store_errors_total\{service="$svc"/m, "  ... that pod's ($svc) metrics");
+    }
+    $m = ns_get("http://$GW:8081/pods/$POD{cart}/health");
+    like($m->{status}, qr/^(200|503)$/, "GET /pods/<address>/health: the pod's own health ($m->{status})");
+    like($m->{body}, qr/"service":"cart"/, '  ... from the cart service');
+    for my $bad ('/pods/8.8.8.8/metrics', '/pods/127.0.0.1/metrics', "/pods/$POD{cart}/api/cart",
+                 "/pods/$POD{cart}:22/metrics", "/pods/10.255.0.5.evil/metrics") {
+        is(ns_get("http://$GW:8081$bad")->{status}, 404, "GET $bad: 404 (private addresses, port 9000, health and metrics only)");
+    }
+    is(ns_get("http://$GW:8081/pods/$POD{cart}/metrics", '-X', 'POST')->{status}, 403,
+       'POST /pods/<address>/metrics: refused');
+    is(ns_get("http://$GW:8081/metrics", '--interface', '203.0.113.7')->{status}, 403,
+       'the internal listener refuses a caller outside the private ranges');
+    is(ns_get("http://$GW:8080/metrics")->{status}, 404, 'no /metrics on the public listener');
+    # A customer's request: the token checked with the Secret's key file, then the cart pod.
+    is(ns_get("http://$GW:8080/api/cart")->{status}, 401, 'public GET /api/cart without a token: 401');
+    my $b64 = sub { MIME::Base64::encode_base64url($_[0]) };
+    my $claims = JSON::PP->new->canonical->encode({ sub => '42', role => 'customer', email => 'k8s\@example.com',
+        iss => 'flores-victoria', aud => 'flores-victoria-api', iat => time, exp => time + 300 });
+    my $input = $b64->('{"alg":"HS256","typ":"JWT"}') . '.' . $b64->($claims);
+    my $jwt = $input . '.' . $b64->(Digest::SHA::hmac_sha256($input, 'k' x 48));
+    my $c = ns_get("http://$GW:8080/api/cart", '-H', "Authorization: Bearer $jwt");
+    is($c->{status}, 503, 'public GET /api/cart with a token signed by the Secret\'s key: the cart pod answers (503: no Redis here)')
+        or diag($c->{body});
+    like(ns_get("http://$GW:8081/pods/$POD{cart}/metrics")->{body},
+         qr/^flores_http_requests_total\{service="cart",route="\/api\/cart",method="GET",status="503"\} 1$/m,
+         '  ... counted by the cart service itself');
+    my $h = ns_get("http://$GW:8080/health");
+    is($h->{status}, 503, 'public GET /health: the aggregate (auth and user absent: down)');
+    like($h->{body}, qr/"cart":\{"status":"(up|down)"/, '  ... lists the cart service');
+    cleanup_ns();
+    ok(!grep({ kill 0, $_ } @pids), 'everything started here is stopped');
 }
 
 done_testing();
