@@ -1,0 +1,148 @@
+#!/usr/bin/perl
+# 10-systemd.t: the systemd units that make install puts in place.  The tree is configured
+# with every path under a temporary root (prefix, sysconfdir, localstatedir, unit directory;
+# the nginx module is not needed here), built and installed with make install, so the programs
+# the units name exist where the units say.  Then, for each unit (flores.target,
+# flores-migrate.service, flores-<service>.service for the eight services):
+#   - `systemd-analyze verify` passes and prints nothing (systemd only warns about an unknown
+#     key or a bad value: any output is a failure);
+#   - every service runs as the unprivileged user flores with the hardening the deployment
+#     relies on, restarts on failure, stops with SIGTERM within a bounded time, and is ordered
+#     after the stores it uses;
+#   - `systemd-analyze security --offline=true` scores it (printed as diagnostics) at most
+#     MAX_EXPOSURE ("OK" in systemd's words).
+# Temporary files only (run/t-systemd, removed at the end); nothing is started.
+
+use strict;
+use warnings;
+use FindBin;
+use Cwd qw(abs_path);
+use File::Path qw(make_path remove_tree);
+use IPC::Open3 qw(open3);
+use Test::More;
+
+my $ROOT = abs_path("$FindBin::Bin/../..");
+my $WORK = "$ROOT/run/t-systemd";
+my $MAX_EXPOSURE = 2.5;
+my @SERVICES = qw(auth product user order cart wishlist review contact);
+$ENV{LC_ALL} = 'C';
+
+# Runs a command (no shell), bounded; returns {rc, out} with stderr merged into out.
+sub run {
+    my ($argv, %o) = @_;
+    my @pre = $o{cwd} ? ('env', '-C', $o{cwd}) : ();
+    my ($in, $out);
+    my $pid = open3($in, $out, undef, 'timeout', '-k', '5', $o{timeout} // 120, @pre, @$argv);
+    close $in;
+    my $text = do { local $/; <$out> } // '';
+    waitpid $pid, 0;
+    return { rc => $? >> 8, out => $text };
+}
+
+sub slurp { my ($f) = @_; open my $fh, '<', $f or die "$f: $!"; local $/; return <$fh> }
+
+ok(-x '/usr/bin/systemd-analyze', 'systemd-analyze is installed')
+    or BAIL_OUT('systemd-analyze is missing (apt-get install systemd)');
+
+# ---- build and install under a temporary root ------------------------------------------------
+
+remove_tree($WORK);
+make_path("$WORK/build");
+my $root = "$WORK/root";
+
+# configure is made from configure.ac by autoreconf, one build at a time in this tree.
+my $r = run(['flock', '-w', '1800', "$ROOT/run/.build.lock", 'sh', '-c',
+             'test -x configure || autoreconf -fi'], cwd => $ROOT, timeout => 1900);
+is($r->{rc}, 0, 'configure is there') or diag($r->{out});
+
+$r = run(["$ROOT/configure", "--prefix=$root/usr", "--sysconfdir=$root/etc",
+          "--localstatedir=$root/var", "--with-systemdsystemunitdir=$root/lib/systemd/system",
+          '--disable-nginx-module'], cwd => "$WORK/build", timeout => 300);
+is($r->{rc}, 0, 'configure with every path under a temporary root') or diag($r->{out});
+$r = run(['make', '-j2', '--no-print-directory'], cwd => "$WORK/build", timeout => 900);
+is($r->{rc}, 0, 'make') or diag(substr($r->{out}, -3000));
+$r = run(['make', 'install', '--no-print-directory'], cwd => "$WORK/build", timeout => 300);
+is($r->{rc}, 0, 'make install') or diag(substr($r->{out}, -3000));
+
+my $unitdir = "$root/lib/systemd/system";
+my @units = ('flores.target', 'flores-migrate.service', map { "flores-$_.service" } @SERVICES);
+for my $u (@units) {
+    ok(-f "$unitdir/$u", "installed: $u");
+}
+my @extra = grep { my $f = $_; !grep { $_ eq $f } @units }
+            map { s{.*/}{}r } glob("$unitdir/*");
+is_deeply(\@extra, [], 'no other unit is installed');
+
+# ---- verify: silent, and the programs named are there ----------------------------------------
+
+for my $u (@units) {
+    my $text = slurp("$unitdir/$u");
+    while ($text =~ /^Exec\w+=[-@:+!]*(\S+)/mg) {
+        my $prog = $1;
+        like($prog, qr{^\Q$root\E/usr/sbin/flores-[a-z]+$}, "$u: runs a program of this install");
+        ok(-x $prog, "$u: $prog is executable");
+    }
+    while ($text =~ /^EnvironmentFile=-?(\S+)/mg) {
+        ok(-f $1, "$u: its settings file $1 is installed");
+    }
+    $r = run(['systemd-analyze', 'verify', "$unitdir/$u"], cwd => $unitdir);
+    ok($r->{rc} == 0 && $r->{out} eq '', "$u: systemd-analyze verify is silent")
+        or diag("exit $r->{rc}:\n$r->{out}");
+}
+# All together too: the target's dependencies resolve to the installed units.
+$r = run(['systemd-analyze', 'verify', map { "$unitdir/$_" } @units], cwd => $unitdir);
+ok($r->{rc} == 0 && $r->{out} eq '', 'all units verified together: silent')
+    or diag("exit $r->{rc}:\n$r->{out}");
+
+# ---- what each service unit promises ---------------------------------------------------------
+
+my %stores = (
+    auth     => [qw(postgresql.service rabbitmq-server.service flores-migrate.service)],
+    user     => [qw(postgresql.service rabbitmq-server.service flores-migrate.service)],
+    order    => [qw(postgresql.service rabbitmq-server.service flores-migrate.service)],
+    review   => [qw(postgresql.service rabbitmq-server.service flores-migrate.service)],
+    contact  => [qw(postgresql.service rabbitmq-server.service flores-migrate.service)],
+    product  => [qw(mongod.service rabbitmq-server.service)],
+    cart     => [qw(redis-server.service)],
+    wishlist => [qw(redis-server.service)],
+);
+my @hardening = (
+    'User=flores', 'Group=flores', 'NoNewPrivileges=yes', 'ProtectSystem=strict',
+    'ProtectHome=yes', 'PrivateTmp=yes', 'PrivateDevices=yes', 'CapabilityBoundingSet=',
+    'ProtectKernelTunables=yes', 'ProtectKernelModules=yes', 'ProtectControlGroups=yes',
+    'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX', 'SystemCallFilter=@system-service',
+    'RestrictSUIDSGID=yes', 'LockPersonality=yes', 'MemoryDenyWriteExecute=yes',
+);
+for my $svc (@SERVICES) {
+    my $u = "flores-$svc.service";
+    my $text = slurp("$unitdir/$u");
+    my @missing = grep { $text !~ /^\Q$_\E$/m } @hardening,
+        'Restart=on-failure', 'KillSignal=SIGTERM', "EnvironmentFile=$root/etc/flores/$svc.env",
+        "ExecStart=$root/usr/sbin/flores-$svc", 'WantedBy=flores.target', 'PartOf=flores.target';
+    is_deeply(\@missing, [], "$u: unprivileged, hardened, restarted, stopped by SIGTERM");
+    like($text, qr/^TimeoutStopSec=\d+s?$/m, "$u: bounded stop time");
+    my ($after) = $text =~ /^After=(.*)$/m;
+    my @not_after = grep { " $after " !~ / \Q$_\E / } @{$stores{$svc}}, 'network-online.target';
+    is_deeply(\@not_after, [], "$u: started after " . join(', ', @{$stores{$svc}}));
+}
+like(slurp("$unitdir/flores.target"),
+     qr/^Wants=flores-migrate\.service( flores-[a-z]+\.service){8}$/m,
+     'flores.target wants the migrations and the eight services');
+
+# ---- systemd-analyze security ----------------------------------------------------------------
+
+for my $u (grep { /\.service$/ } @units) {
+    $r = run(['systemd-analyze', 'security', '--offline=true', '--no-pager', "$unitdir/$u"],
+             cwd => $unitdir);
+    my ($score, $word) = $r->{out} =~ /Overall exposure level for \S+: ([0-9.]+) (\S+)/;
+    if (defined $score) {
+        diag(sprintf '%-24s exposure %s %s', $u, $score, $word);
+        ok($score <= $MAX_EXPOSURE, "$u: exposure $score <= $MAX_EXPOSURE");
+    } else {
+        fail("$u: systemd-analyze security gave a score");
+        diag($r->{out});
+    }
+}
+
+remove_tree($WORK) if Test::More->builder->is_passing;
+done_testing();
