@@ -36,6 +36,7 @@ import('./lib/harness.mjs').then(({ run, api, registerUser, loginApi, createAdmi
             await main.getByRole('heading', { name: 'Pedidos: pendiente', level: 1 }).waitFor();
             await row().waitFor();
             await row().getByText('Pendiente').waitFor();
+            await j.checkLabels();
         });
 
         await j.step('it is confirmed from the list and leaves the pending ones', async () => {
@@ -50,6 +51,7 @@ import('./lib/harness.mjs').then(({ run, api, registerUser, loginApi, createAdmi
             await j.act(() => row().getByRole('link', { name: order.number }).click());
             await main.getByRole('heading', { name: `Pedido ${order.number}` }).waitFor();
             await main.getByText('Entregar en conserjería').waitFor();
+            await j.checkLabels();
             await main.getByText('Los Aromos 1234, Providencia, Región Metropolitana').waitFor();
         });
 

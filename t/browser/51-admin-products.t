@@ -16,11 +16,14 @@ import('./lib/harness.mjs').then(({ run, api, createAdmin, randomHex }) => run(a
         const main = j.page.locator('main');
         const field = (label) => main.getByLabel(label, { exact: true });
 
-        await j.step('the administrator opens "Nuevo producto" from the product list', async () => {
+        await j.step('the administrator opens "Nuevo producto" from the product list (keyboard, labels)', async () => {
             await j.signIn(admin, '/admin/productos');
             await main.getByRole('heading', { name: 'Productos', level: 1 }).waitFor();
-            await j.act(() => main.getByRole('link', { name: 'Nuevo producto' }).click());
+            await j.checkLabels();
+            await j.tabTo(main.getByRole('link', { name: 'Nuevo producto' }));
+            await j.act(() => j.page.keyboard.press('Enter'));
             await main.getByRole('heading', { name: 'Nuevo producto', level: 1 }).waitFor();
+            await j.checkLabels();
         });
 
         await j.step('an empty form says which fields are missing, next to each', async () => {
@@ -65,6 +68,7 @@ import('./lib/harness.mjs').then(({ run, api, createAdmin, randomHex }) => run(a
             await j.page.waitForURL((u) => u.pathname === `/admin/productos/${id}`);
             await main.getByRole('heading', { name: 'Editar producto' }).waitFor();
             await j.page.getByText(`Producto ${name} creado.`).waitFor();
+            await j.checkLabels();
             j.check(await field('Nombre').inputValue() === name, 'the form does not show the name');
             const r = await api('GET', `/api/products/${id}`);
             j.check(r.status === 200 && r.json.data.product.price === 19990 && r.json.data.product.stock === 3

@@ -25,6 +25,7 @@ import('./lib/harness.mjs').then(({ run, api, registerUser, loginApi, createAdmi
             await j.act(() => main.getByRole('button', { name: 'Buscar' }).click());
             await row().waitFor();
             j.check(await main.locator('tbody tr').count() === 1, 'the search lists other accounts too');
+            await j.checkLabels();
             j.check(await row().getByLabel(`Rol de ${customer.name}`).inputValue() === 'customer', 'not shown as a customer');
         });
 
@@ -40,6 +41,7 @@ import('./lib/harness.mjs').then(({ run, api, registerUser, loginApi, createAdmi
             j.allow({ method: 'PATCH', url: `/api/users/${admin.id}`, status: 409, times: 1 });
             await j.nav(`/admin/usuarios/${admin.id}`);
             await main.getByText('Es tu propia cuenta').waitFor();
+            await j.checkLabels();
             await main.getByLabel('Rol', { exact: true }).selectOption('customer');
             await main.getByRole('button', { name: 'Guardar cambios' }).click();
             await main.locator('.form-error').getByText('No puedes quitarte el rol de administrador').waitFor();

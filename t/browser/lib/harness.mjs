@@ -559,6 +559,42 @@ class Journey {
         await this.drawn();
     }
 
+    // checkLabels(): throws unless every visible control in <main> has an accessible name
+    // (a <label>, aria-label or aria-labelledby; a button or link its text).
+    async checkLabels() {
+        const bad = await this.page.evaluate(() => {
+            const out = [];
+            for (const el of document.querySelectorAll('main input, main select, main textarea, main button, main a[href]')) {
+                if (el.type === 'hidden' || !(el.offsetWidth || el.offsetHeight || el.getClientRects().length)) continue;
+                const named = (el.labels && el.labels.length && [...el.labels].some((l) => l.textContent.trim()))
+                    || (el.getAttribute('aria-label') || '').trim()
+                    || (el.getAttribute('aria-labelledby') || '').split(' ').some((id) => document.getElementById(id)?.textContent.trim())
+                    || ((el.tagName === 'BUTTON' || el.tagName === 'A') && el.textContent.trim());
+                if (!named) out.push(el.outerHTML.slice(0, 120));
+            }
+            return out;
+        });
+        this.check(bad.length === 0, `controls without an accessible name:\n  ${bad.join('\n  ')}`);
+    }
+
+    // tabTo(locator, max): presses Tab until the locator's element has the focus (at most
+    // max times), then throws unless the focus is visible (an outline or a box shadow).
+    async tabTo(locator, max = 60) {
+        const handle = await locator.elementHandle();
+        for (let i = 0; i < max; i++) {
+            await this.page.keyboard.press('Tab');
+            if (await handle.evaluate((el) => el === document.activeElement)) {
+                const visible = await handle.evaluate((el) => {
+                    const cs = getComputedStyle(el);
+                    return (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0) || cs.boxShadow !== 'none';
+                });
+                this.check(visible, 'the focused control shows no focus outline');
+                return;
+            }
+        }
+        throw new Error(`${max} presses of Tab did not reach ${locator}`);
+    }
+
     // signIn(user, next): through the login page (/ingresar?next=...), as a person does.
     async signIn(user, next = '/') {
         await this.goto(`/ingresar?next=${encodeURIComponent(next)}`);
