@@ -256,6 +256,19 @@ ok(-s "$BACKUP/$_", "the backup has $_") for qw(postgres.dump redis.rdb manifest
     ok(!-e "$BACKUP.partial", 'no partial directory left');
 }
 
+# ---- a quiesced backup: the gateway stops meanwhile and answers again after ----------------------
+
+{
+    my $q = "$A{dir}/backups/quiesced";
+    my $r = flores(\%A, 'backup', '--quiesce', $q);
+    is($r->{rc}, 0, './flores backup --quiesce on A');
+    like($r->{out}, qr/nginx\s+stopped.*nginx\s+started/s, 'the gateway stopped for the dump and started again');
+    my $m = do { local $/; open my $fh, '<', "$q/manifest.txt" or die; <$fh> } // '';
+    like($m, qr/^quiesced: yes$/m, 'manifest: quiesced');
+    like($m, qr/^outbox unpublished: 0$/m, 'manifest: every outbox published first');
+    is(api(\%A, 'GET', '/api/products?limit=1')->{status}, 200, 'A answers again');
+}
+
 # ---- a damaged backup is refused -----------------------------------------------------------------
 
 {
