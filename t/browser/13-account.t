@@ -100,9 +100,9 @@ import('./lib/harness.mjs').then(({ run, api, registerUser, loginApi, createAdmi
             const form = main.locator('form').filter({ hasText: 'Escribe tu opinión' });
             await form.getByLabel('Calificación').selectOption('4');
             await form.getByLabel('Título').fill('Muy lindo');
-            await form.getByLabel('Comentario').fill('Llegó a tiempo y las flores duraron más de una semana.');
+            await form.getByLabel('Comentario').fill(`Llegó a tiempo y las flores duraron más de una semana (${u.id}).`);
             await form.getByRole('button', { name: 'Publicar opinión' }).click();
-            const mine = main.locator('.review').filter({ hasText: 'Llegó a tiempo' });
+            const mine = main.locator('.review').filter({ hasText: `una semana (${u.id})` });
             await mine.getByText('Compra verificada').waitFor();
             await main.getByText('Ya publicaste tu opinión sobre este producto.').waitFor();
         });

@@ -13,7 +13,7 @@
 
 import { routes } from './routes.js';
 import { session } from './session.js';
-import { api } from './api.js';
+import { api, ApiError } from './api.js';
 import { el, mount, banner, errorBlock } from './ui.js';
 import { renderNav, updateCartCount } from './nav.js';
 
@@ -67,6 +67,7 @@ async function render({ focus = false } = {}) {
   const mySeq = ++seq;
   if (cleanup) { try { cleanup(); } catch (e) { console.warn(e); } cleanup = null; }
   banner(null);
+  main.setAttribute('aria-busy', 'true');
   await session.ready;
   const found = match(location.pathname);
   let pageName = found ? found.route.page : 'not-found';
@@ -84,7 +85,8 @@ async function render({ focus = false } = {}) {
     pageCache.delete(pageName);
     if (mySeq !== seq) return;
     mount(main, errorBlock({ status: 0 }, () => render()));
-    console.warn('page module failed to load', pageName, e);
+    main.removeAttribute('aria-busy');
+    console.error('page module failed to load', pageName, e);
     return;
   }
   if (mySeq !== seq) return;
@@ -110,8 +112,10 @@ async function render({ focus = false } = {}) {
     if (mySeq === seq) {
       mount(main, errorBlock(e, () => render()));
     }
+    // An API error is the page's to show (it is shown); anything else is a bug: say so.
+    if (!(e instanceof ApiError)) console.error('page', pageName, 'failed:', e);
   } finally {
-    main.removeAttribute('aria-busy');
+    if (mySeq === seq) main.removeAttribute('aria-busy');
   }
   if (focus && mySeq === seq) {
     main.focus({ preventScroll: true });
