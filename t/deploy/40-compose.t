@@ -1,0 +1,210 @@
+#!/usr/bin/env perl
+# The platform in containers: builds the images (./flores images), brings up
+# deploy/compose/compose.yaml (./flores compose up: stores, migrations and the administrator,
+# the services with product twice, the gateway), runs the smoke flow through the gateway
+# (register, login, browse, cart, order, contact mail in the sink), checks that both product
+# replicas served requests and that the administrator exists, then takes it all down
+# (containers, network, volumes, the podman API it started).
+#
+# Its own Compose project (florestest), directory (run/compose-test) and ports (127.0.0.1:
+# 30180 public, 30181 internal, 30190 Prometheus).  Runnable alone: prove -v t/deploy/40-compose.t
+use strict;
+use warnings;
+use FindBin;
+use Cwd qw(abs_path);
+use HTTP::Tiny;
+use JSON::PP;
+use Time::HiRes qw(time sleep);
+use Test::More;
+
+my $root = abs_path("$FindBin::Bin/../..");
+my $dir  = "$root/run/compose-test";
+my %env  = (
+    FLORES_COMPOSE_DIR             => $dir,
+    FLORES_COMPOSE_PROJECT         => 'florestest',
+    FLORES_COMPOSE_HTTP_PORT       => 30180,
+    FLORES_COMPOSE_INTERNAL_PORT   => 30181,
+    FLORES_COMPOSE_PROMETHEUS_PORT => 30190,
+    FLORES_ADMIN_EMAIL             => 'admin@compose.test',
+);
+@ENV{ keys %env } = values %env;
+my $url      = "http://127.0.0.1:$env{FLORES_COMPOSE_HTTP_PORT}";
+my $internal = "http://127.0.0.1:$env{FLORES_COMPOSE_INTERNAL_PORT}";
+my $t0       = time;
+my $json     = JSON::PP->new->utf8->canonical;
+my $http     = HTTP::Tiny->new(timeout => 15);
+my $brought_up = 0;
+
+# Runs a command from the repository with a time bound; its output goes to the TAP stream as
+# diagnostics when it fails.  Returns true on exit status 0.
+sub run_step {
+    my ($secs, @cmd) = @_;
+    my $out = qx{cd '$root' && timeout $secs @cmd 2>&1};
+    my $rc  = $?;
+    if ($rc != 0) {
+        my @lines = split /\n/, $out;
+        splice @lines, 0, @lines - 60 if @lines > 60;
+        diag join("\n", "\$ @cmd (exit " . ($rc >> 8) . ")", @lines);
+    }
+    return wantarray ? ($rc == 0, $out) : $rc == 0;
+}
+
+sub api {
+    my ($method, $path, $body, $token, $headers) = @_;
+    my %h = (Accept => 'application/json', %{ $headers // {} });
+    $h{Authorization} = "Bearer $token" if $token;
+    my %opt = (headers => \%h);
+    if (defined $body) {
+        $h{'Content-Type'} = 'application/json';
+        $opt{content} = $json->encode($body);
+    }
+    my $res  = $http->request($method, "$url$path", \%opt);
+    my $data = eval { $json->decode($res->{content}) };
+    return ($res->{status}, $data, $res);
+}
+
+sub take_down {
+    return unless $brought_up;
+    $brought_up = 0;
+    my $ok = run_step(300, './flores', 'compose', 'down');
+    ok($ok, 'compose down: containers, network and volumes removed');
+    my $left = qx{cd '$root' && tools/container-engine cmd ps -a --filter label=com.docker.compose.project=florestest -q 2>&1};
+    is($left, '', 'no container of the project is left');
+    my $pidfile = "$dir/podman-service.pid";
+    ok(!-e $pidfile, 'the podman API started for the test is stopped');
+}
+
+END {
+    if ($brought_up) {
+        # A failed step: still tear everything down.
+        system("cd '$root' && timeout 300 ./flores compose down >/dev/null 2>&1");
+    }
+}
+
+# ---- images --------------------------------------------------------------------------------
+
+my $t = time;
+ok(run_step(3600, './flores', 'images'), './flores images built flores/gateway, flores/services, flores/stores')
+    or BAIL_OUT('no images');
+note(sprintf 'images: %.0f s', time - $t);
+
+# ---- up --------------------------------------------------------------------------------------
+
+# Whatever an interrupted earlier run left.
+run_step(300, './flores', 'compose', 'down');
+system('rm', '-rf', "$dir/mail", "$dir/secrets");
+
+$brought_up = 1;
+$t = time;
+my ($up, $up_out) = run_step(900, './flores', 'compose', 'up');
+ok($up, './flores compose up: stores, migrations, services, gateway healthy')
+    or do { take_down(); done_testing(); exit 1 };
+note(sprintf 'compose up: %.0f s', time - $t);
+like($up_out, qr/applied 001_init\.sql \(schema auth\)/, 'the migrations ran in the one-shot container');
+
+my ($st, $d) = api(GET => '/health');
+is($st, 200, 'GET /health through the gateway: 200');
+is($d->{data}{status}, 'ok', 'every service up, every circuit closed')
+    or diag($json->encode($d // {}));
+is(scalar keys %{ $d->{data}{services} // {} }, 8, 'the gateway checks eight services');
+
+my $ires = $http->get("$internal/health");
+is($ires->{status}, 200, 'the internal listener answers (gateway liveness)');
+
+# ---- the smoke flow ----------------------------------------------------------------------------
+
+my $stamp = sprintf '%d%04d', time, $$ % 10000;
+my $email = "compose.$stamp\@example.com";
+my $password = 'Compose-smoke-1';
+
+($st, $d) = api(POST => '/api/auth/register', { name => 'Compose Smoke', email => $email, password => $password });
+is($st, 201, 'register: 201') or diag($json->encode($d // {}));
+
+($st, $d) = api(POST => '/api/auth/login', { email => $email, password => $password });
+is($st, 200, 'login: 200');
+my $token = $d->{data}{token};
+ok($token, 'login: a token');
+
+($st, $d) = api(GET => '/api/products?limit=50');
+is($st, 200, 'browse the catalogue: 200');
+my @products = @{ $d->{data}{products} // [] };
+cmp_ok(scalar @products, '>', 0, 'the seed catalogue is loaded') or diag($json->encode($d // {}));
+my ($product) = grep { ($_->{stock} // 0) >= 2 } @products;
+ok($product, 'a product in stock') or diag($json->encode(\@products));
+my $pid = $product ? $product->{id} : 'none';
+
+($st, $d) = api(GET => "/api/products/$pid");
+is($st, 200, "product $pid: 200");
+
+($st, $d) = api(POST => '/api/cart/items', { productId => $pid, quantity => 2 }, $token);
+ok($st == 200 || $st == 201, "add $pid to the cart: $st") or diag($json->encode($d // {}));
+($st, $d) = api(GET => '/api/cart', undef, $token);
+is($st, 200, 'read the cart: 200');
+is($d->{data}{cart}{count}, 2, 'the cart holds the two items') or diag($json->encode($d // {}));
+
+($st, $d) = api(POST => '/api/orders', {
+        shippingAddress => { recipient => 'Compose Smoke', street => 'Av. Siempre Viva 742',
+            city => 'Victoria', region => 'Araucanía', postalCode => '4720000', phone => '+56911112222' },
+        paymentMethod => 'transfer',
+    }, $token, { 'Idempotency-Key' => "compose-$stamp" });
+is($st, 201, 'place an order from the cart: 201') or diag($json->encode($d // {}));
+my $order = $d->{data}{order} // {};
+is(scalar @{ $order->{items} // [] }, 1, 'the order has the cart line');
+cmp_ok($order->{total} // 0, '>', 0, 'the order has a total');
+($st, $d) = api(GET => '/api/cart', undef, $token);
+is($d->{data}{cart}{count} // -1, 0, 'the cart is empty after the order');
+
+my $marker = "compose-smoke-$stamp";
+($st, $d) = api(POST => '/api/contact', { name => 'Compose Smoke', email => $email, subject => 'consulta',
+        message => "Hello from the containers, $marker." });
+is($st, 202, 'contact form: 202') or diag($json->encode($d // {}));
+
+my $found = 0;
+for (1 .. 60) {
+    for my $file (glob "$dir/mail/*") {
+        open my $fh, '<', $file or next;
+        local $/;
+        my $text = <$fh>;
+        close $fh;
+        if ($text =~ /\Q$marker\E/) { $found = 1; last }
+    }
+    last if $found;
+    sleep 0.5;
+}
+ok($found, 'the contact mail reached the SMTP sink (mail/ on the host)');
+
+# ---- the administrator, the replicas ---------------------------------------------------------
+
+my $admin_password = do {
+    open my $fh, '<', "$dir/secrets/admin.password" or die "$dir/secrets/admin.password: $!";
+    my $line = <$fh>;
+    chomp $line;
+    $line;
+};
+($st, $d) = api(POST => '/api/auth/login', { email => $env{FLORES_ADMIN_EMAIL}, password => $admin_password });
+is($st, 200, 'the administrator made by the migrate container signs in');
+is($d->{data}{user}{role}, 'admin', 'with role admin');
+($st, $d) = api(GET => '/api/orders/all', undef, $d->{data}{token});
+is($st, 200, 'the administrator lists every order');
+ok((grep { ($_->{id} // '') eq ($order->{id} // '-') } @{ $d->{data}{orders} // [] }), 'the smoke order is among them');
+
+# Public reads with distinct queries (no cache hit): round robin over both replicas.
+for my $i (1 .. 12) {
+    api(GET => "/api/products?limit=1&page=$i");
+}
+my @replicas = split ' ', qx{cd '$root' && ./flores compose ps -q product 2>/dev/null};
+is(scalar @replicas, 2, 'product runs as two containers');
+for my $id (@replicas) {
+    my $metrics = qx{cd '$root' && tools/container-engine cmd exec $id /usr/local/bin/flores-container metrics 2>&1};
+    my $api = 0;
+    while ($metrics =~ /^flores_http_requests_total\{[^}]*route="\/api[^"]*"[^}]*\} (\d+)/mg) {
+        $api += $1;
+    }
+    cmp_ok($api, '>', 0, sprintf('replica %.12s served API requests (%d)', $id, $api));
+}
+
+# ---- down ------------------------------------------------------------------------------------
+
+take_down();
+note(sprintf 'total: %.0f s', time - $t0);
+done_testing();
