@@ -100,7 +100,7 @@ my %fault = (
     'hpa-missing-target.yaml'   => qr{scaleTargetRef Deployment/webb does not exist},
     'netpol-no-pods.yaml'       => qr{NetworkPolicy/web: podSelector finds no pods},
     'missing-configmap.yaml'    => qr{ConfigMap web-env does not exist},
-    'deployment-rules.yaml'     => qr{(?s)no readinessProbe.*no livenessProbe.*no memory requests.*no cpu limits.*runAsNonRoot is not true.*allowPrivilegeEscalation is not false},
+    'deployment-rules.yaml'     => qr{(?s)no readinessProbe.*no livenessProbe.*no memory requests.*no cpu limits.*runAsNonRoot is not true.*allowPrivilegeEscalation is not false.*capabilities do not drop ALL.*no seccompProfile RuntimeDefault},
 );
 {
     my $r = run(["$VAL/k8s-validate.mjs", "$data/ok.yaml"]);

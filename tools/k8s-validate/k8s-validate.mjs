@@ -9,7 +9,8 @@
 // 2. Platform rules:
 //    - every container of a Deployment (StatefulSet, DaemonSet) has a readiness and a liveness
 //      probe; of those and of a Job, cpu and memory requests and limits, runs as non-root
-//      (runAsNonRoot, runAsUser > 0), without privilege escalation; a probe's named port exists;
+//      (runAsNonRoot, runAsUser > 0), without privilege escalation, dropping every capability,
+//      under a seccomp profile (Pod Security "restricted"); a probe's named port exists;
 //    - ConfigMaps and Secrets a pod uses exist in the stream (except --allow-missing-secret);
 //    - an HPA's scaleTargetRef, a Service's, a PodDisruptionBudget's and a NetworkPolicy's
 //      selectors find pods of the stream (a NetworkPolicy peer with a namespaceSelector may
@@ -179,6 +180,10 @@ for (const d of objects.filter((o) => workloadKinds.includes(o.kind))) {
         if (uid === undefined || uid === 0) problem(cw, 'runAsUser is not a non-zero uid');
         if (sec.allowPrivilegeEscalation !== false) problem(cw, 'allowPrivilegeEscalation is not false');
         if (sec.privileged === true) problem(cw, 'privileged');
+        // Pod Security "restricted" (the production namespace enforces it).
+        if (!(sec.capabilities?.drop ?? []).includes('ALL')) problem(cw, 'capabilities do not drop ALL');
+        const seccomp = sec.seccompProfile?.type ?? podSec.seccompProfile?.type;
+        if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') problem(cw, 'no seccompProfile RuntimeDefault');
         for (const ef of c.envFrom ?? []) {
             if (ef.configMapRef && !ef.configMapRef.optional
                 && !exists('ConfigMap', ef.configMapRef.name, ns(d))) {
