@@ -244,6 +244,38 @@ export async function createAdmin(o = {}) {
     return { ...a, id: d.user.id, role: 'admin', token: d.token };
 }
 
+// ---- the stack's components ----------------------------------------------------------------
+
+// flores(args...): ./flores on the same stack (FLORES_STACK_DIR, FLORES_PORT_BASE and
+// FLORES_HTTP_PORT come from the environment, as stack.env has them) → {status, out}.
+export function flores(...args) {
+    const r = spawnSync(path.join(ROOT, 'flores'), args, { encoding: 'utf8', timeout: 180000, env: process.env });
+    return { status: r.error ? -1 : r.status, out: `${r.stdout || ''}${r.stderr || ''}${r.error ? r.error.message : ''}` };
+}
+
+const stopped = new Set();
+
+// stopComponent(name) / startComponent(name): a store or service of the stack taken away and
+// brought back; one still stopped when the file ends (or is interrupted) is started again.
+export function stopComponent(name) {
+    stopped.add(name);
+    const r = flores('stop', name);
+    if (r.status !== 0) throw new Error(`./flores stop ${name} exited ${r.status}: ${r.out}`);
+}
+export function startComponent(name) {
+    const r = flores('start', name);
+    if (r.status !== 0) throw new Error(`./flores start ${name} exited ${r.status}: ${r.out}`);
+    stopped.delete(name);
+}
+function restoreComponents() {
+    for (const name of [...stopped]) {
+        diag(`restoring ${name}: ./flores start ${name}`);
+        const r = flores('start', name);
+        if (r.status !== 0) diag(`./flores start ${name} exited ${r.status}: ${r.out}`);
+        stopped.delete(name);
+    }
+}
+
 // ---- mail from the SMTP sink ------------------------------------------------------------------
 
 function decodeQP(s) {
@@ -663,6 +695,7 @@ export async function run(body) {
         finished = true;
         if (why) ok(false, why);
         await h.close();
+        restoreComponents();
         if (testNo === 0) ok(false, 'the file ran at least one test');
         line(`1..${testNo}`);
         process.exitCode = failures ? 1 : 0;
