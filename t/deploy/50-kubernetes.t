@@ -222,7 +222,12 @@ is_deeply([sort keys %{ $f->{deployments} }], [sort map { "flores-$_" } 'gateway
           'production: a Deployment for the gateway and each of the eight services');
 for my $name (sort keys %{ $f->{deployments} }) {
     my $d = $f->{deployments}{$name};
-    cmp_ok($d->{replicas}, '>=', 2, "production: $name runs $d->{replicas} replicas");
+    if ($f->{hpa}{$name}) {
+        ok(!defined $d->{replicas}, "production: $name has no replicas of its own (its HPA's)");
+        cmp_ok($f->{hpa}{$name}[1], '>=', 2, "production: $name runs at least $f->{hpa}{$name}[1] replicas");
+    } else {
+        cmp_ok($d->{replicas} // 0, '>=', 2, "production: $name runs " . ($d->{replicas} // 0) . ' replicas');
+    }
     for my $img (@{ $d->{images} }) {
         like($img, qr{^registry\.example\.com/flores/(gateway|services):1\.0\.0$},
              "production: $name image pinned ($img)");
