@@ -10,7 +10,8 @@
  *   flores-catalog load  --url URL [--db NAME] --dir DIR [--drop]
  *       inserts the documents of every DIR/<name>.jsonl and creates the indexes listed
  *       beside them; --drop first drops every collection of the database, so that it holds
- *       exactly the dump; without it a collection that already has documents is refused
+ *       exactly the dump; without it a collection that already has documents is refused.
+ *       A directory without any .jsonl is the dump of an empty database.
  *   flores-catalog count --url URL [--db NAME]
  *       "<name> <documents>" per collection
  *   flores-catalog version --url URL
@@ -464,8 +465,8 @@ cat_load(mongoc_database_t *db, const char *dir, int drop)
     (void) closedir(d);
 
     if (rc == 0 && nnames == 0) {
-        (void) fprintf(stderr, "flores-catalog: no <collection>.jsonl in %s\n", dir);
-        rc = 1;
+        /* a dump of an empty database: loading it (with --drop) empties the database */
+        (void) fprintf(stderr, "flores-catalog: no <collection>.jsonl in %s: no collection to load\n", dir);
     }
     if (rc == 0 && drop) {
         rc = cat_drop_all(db);
