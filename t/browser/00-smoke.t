@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // 00-smoke.t: the chain the journeys stand on: Debian's Chromium starts through
 // playwright-core, reaches the stack's gateway, and the harness sees a failed request (here
-// a declared 404) and saves screenshots.
+// a declared 404 that does not fail the step; an undeclared one, a console error and an
+// uncaught exception that would) and saves screenshots.
 'use strict';
 
 import('./lib/harness.mjs').then(({ run, STACK_DIR }) => run(async (h) => {
@@ -16,6 +17,15 @@ import('./lib/harness.mjs').then(({ run, STACK_DIR }) => run(async (h) => {
             const res = await j.goto('/api/products/NO-SUCH-PRODUCT');
             j.check(res.status() === 404, `answered ${res.status()}`);
             j.check(j.saw({ url: '/api/products/NO-SUCH-PRODUCT', status: 404 }) === 1, 'the 404 was not seen');
+        });
+        await j.step('an undeclared failing request, a console error and an exception are caught', async () => {
+            await j.goto('/api/products/NOT-DECLARED');
+            await j.page.evaluate(() => { console.error('a console error'); setTimeout(() => { throw new Error('thrown'); }, 0); });
+            await j.settle();
+            const seen = j.problems.splice(0);   // caught, then cleared so that this step passes
+            j.check(seen.some((p) => /HTTP: GET \/api\/products\/NOT-DECLARED → 404/.test(p)), `not caught: the 404 (${seen})`);
+            j.check(seen.some((p) => /console error: a console error/.test(p)), `not caught: the console error (${seen})`);
+            j.check(seen.some((p) => /uncaught exception: Error: thrown/.test(p)), `not caught: the exception (${seen})`);
         });
         await j.step('screenshots are saved', async () => {
             const fs = await import('node:fs');
