@@ -3,10 +3,11 @@
 // administrator finds it among the pending orders, confirms it from the list, prepares and
 // ships it from its page (every change in its history), and the customer, signed in on
 // another browser, sees "Enviado" on their order.  A change the order no longer allows
-// (another administrator was faster) is refused in plain words.
+// (another administrator was faster) is refused in plain words.  Another order cancelled
+// from its page gives its units back to the stock.
 'use strict';
 
-import('./lib/harness.mjs').then(({ run, api, registerUser, loginApi, createAdmin, randomHex }) => run(async (h) => {
+import('./lib/harness.mjs').then(({ run, api, registerUser, loginApi, createAdmin, randomHex, waitFor }) => run(async (h) => {
     const admin = await createAdmin();
     // A product of its own, so that no other test's stock changes get in the way.
     const productId = `T50${randomHex(3).toUpperCase()}`;
@@ -78,6 +79,33 @@ import('./lib/harness.mjs').then(({ run, api, registerUser, loginApi, createAdmi
             j.check(await main.getByText('Entregado').count() === 0, 'the order already shows "Entregado"');
         });
     }, { viewport: 'phone' });
+
+    await h.journey('admin-cancela', async (j) => {
+        const main = j.page.locator('main');
+        const stockNow = async () => (await api('GET', `/api/products/${productId}`)).json?.data?.product?.stock;
+        let second;
+        await j.step('a second order is cancelled from its page after a confirmation', async () => {
+            const r = await api('POST', '/api/orders', {
+                items: [{ productId, quantity: 2 }], paymentMethod: 'cash',
+                shippingAddress: { recipient: 'Camila Rojas', street: 'Los Aromos 1234', city: 'Providencia',
+                    region: 'Región Metropolitana', phone: '+56 9 8765 4321' },
+            }, { token: ctoken });
+            j.check(r.status === 201 && r.json.data.order.status === 'pending', `the second order: ${r.status} ${r.text.slice(0, 200)}`);
+            second = r.json.data.order;
+            j.check(await stockNow() === 2, `stock after two orders: ${await stockNow()}`);
+            await j.signIn(admin, `/admin/pedidos/${second.id}`);
+            await main.getByRole('button', { name: 'Cancelar pedido' }).click();
+            await main.getByRole('button', { name: 'Confirmar cancelación' }).waitFor();
+            j.check((await api('GET', `/api/orders/${second.id}`, null, { token: ctoken })).json.data.order.status === 'pending',
+                'cancelled at the first press');
+            await j.act(() => main.getByRole('button', { name: 'Confirmar cancelación' }).click());
+            await main.getByText('Cancelado por la tienda.').waitFor();
+            await main.getByText('ya no cambia de estado').waitFor();
+        });
+        await j.step('its units are back in stock', async () => {
+            await waitFor(async () => await stockNow() === 4, { timeout: 15000, what: 'the stock back at 4' });
+        });
+    });
 
     await h.journey('admin-cambio-imposible', async (j) => {
         const main = j.page.locator('main');
