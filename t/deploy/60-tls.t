@@ -88,8 +88,11 @@ sub handshake {
     my ($port, @opts) = @_;
     my $r = run(['openssl', 's_client', '-connect', "127.0.0.1:$port", '-servername', 'localhost',
                  '-CAfile', $CA, '-verify_return_error', @opts], input => "", timeout => 15);
+    # "Protocol :" is in the session block, which a TLS 1.3 client prints only once the
+    # server's session ticket came; the "New, TLSv1.3, Cipher is" line is always there.
+    my ($newproto, $cipher) = $r->{text} =~ /^New, (\S+), Cipher is (\S+)/m;
     my ($proto) = $r->{text} =~ /^\s*Protocol\s*:\s*(\S+)/m;
-    my ($cipher) = $r->{text} =~ /^New, \S+, Cipher is (\S+)/m;
+    $proto //= $newproto;
     return { ok => ($r->{rc} == 0 && defined $cipher && $cipher ne '(NONE)') ? 1 : 0,
              protocol => $proto // '', cipher => $cipher // '', text => $r->{text} };
 }
@@ -216,6 +219,78 @@ sub big_file {
     our @KEEP;
     push @KEEP, $f;
     return $f->filename;
+}
+
+# ---- every HTTPS location that adds headers repeats HSTS ------------------------------------
+# nginx: a location with any add_header of its own inherits none of the server's, HSTS
+# included.  The rendered configuration is read (quotes respected, includes inlined) and every
+# location of the TLS server with an add_header must have Strict-Transport-Security too.
+
+sub conf_parse {
+    my ($path) = @_;
+    open my $fh, '<', $path or die "$path: $!";
+    my $text = do { local $/; <$fh> };
+    my $root = { head => '', items => [] };
+    my @stack = ($root);
+    my ($cur, $q) = ('', '');
+    my @c = split //, $text;
+    my $flush = sub { (my $s = $cur) =~ s/^\s+|\s+$//g; $s =~ s/\s+/ /g; $cur = ''; return $s };
+    for (my $i = 0; $i < @c; $i++) {
+        my $ch = $c[$i];
+        if ($q) {
+            $cur .= $ch;
+            if ($ch eq '\\') { $cur .= $c[++$i] // ''; next }
+            $q = '' if $ch eq $q;
+            next;
+        }
+        if ($ch eq '#') { $i++ while $i < @c && $c[$i] ne "\n"; next }
+        if ($ch eq '"' || $ch eq "'") { $q = $ch; $cur .= $ch; next }
+        if ($ch eq ';') { my $s = $flush->(); push @{ $stack[-1]{items} }, $s if length $s; next }
+        if ($ch eq '{') { my $b = { head => $flush->(), items => [] }; push @{ $stack[-1]{items} }, $b; push @stack, $b; next }
+        if ($ch eq '}') { $flush->(); pop @stack if @stack > 1; next }
+        $cur .= $ch;
+    }
+    return $root;
+}
+
+sub conf_expand {
+    my ($b, $dir) = @_;
+    my @items;
+    for my $it (@{ $b->{items} }) {
+        if (!ref $it && $it =~ /^include (\S+)$/) {
+            my $pat = $1;
+            $pat = "$dir/$pat" unless $pat =~ m{^/};
+            push @items, @{ conf_expand(conf_parse($_), $dir)->{items} } for sort glob $pat;
+        } else {
+            push @items, ref $it ? conf_expand($it, $dir) : $it;
+        }
+    }
+    return { head => $b->{head}, items => \@items };
+}
+
+{
+    my $dir = "$STACK/nginx/conf";
+    my $top = conf_expand(conf_parse("$dir/nginx.conf"), $dir);
+    my (@bad, $checked, $tls_servers);
+    my $walk;
+    $walk = sub {
+        my ($b, $tls) = @_;
+        my @st = grep { !ref } @{ $b->{items} };
+        if ($b->{head} =~ /^server\b/ && grep { /^listen \S+ ssl\b/ } @st) {
+            $tls = 1;
+            $tls_servers++;
+        }
+        if ($tls && $b->{head} =~ /^location\b/ && grep { /^add_header / } @st) {
+            $checked++;
+            push @bad, $b->{head} unless grep { /^add_header Strict-Transport-Security / } @st;
+        }
+        $walk->($_, $tls) for grep { ref } @{ $b->{items} };
+    };
+    $walk->($top, 0);
+    is($tls_servers, 1, 'the rendered configuration has one TLS server');
+    ok($checked, "locations of the TLS server with their own add_header: $checked");
+    is_deeply(\@bad, [], 'every one of them adds Strict-Transport-Security as well')
+        or diag("add 'add_header Strict-Transport-Security \$flores_hsts always;' to: @bad");
 }
 
 # ---- the plain port ---------------------------------------------------------------------------
