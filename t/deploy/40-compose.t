@@ -87,6 +87,13 @@ my $t = time;
 ok(run_step(3600, './flores', 'images'), './flores images built flores/gateway, flores/services, flores/stores')
     or BAIL_OUT('no images');
 note(sprintf 'images: %.0f s', time - $t);
+for my $image (qw(flores/gateway flores/services)) {
+    my $conf = qx{cd '$root' && tools/container-engine cmd image inspect --format '{{.Config.User}}|{{json .Config.Healthcheck}}' $image 2>&1};
+    chomp $conf;
+    my ($user, $hc) = split /\|/, $conf, 2;
+    is($user, 'flores', "$image runs as user flores");
+    like($hc // '', qr/health/, "$image declares a health check");
+}
 
 # ---- up --------------------------------------------------------------------------------------
 
@@ -107,6 +114,10 @@ is($st, 200, 'GET /health through the gateway: 200');
 is($d->{data}{status}, 'ok', 'every service up, every circuit closed')
     or diag($json->encode($d // {}));
 is(scalar keys %{ $d->{data}{services} // {} }, 8, 'the gateway checks eight services');
+
+my ($hok, $hout) = run_step(120, './flores', 'compose', 'health');
+ok($hok, "every container's health check passes");
+is(scalar(() = $hout =~ /_product_\d+\s+healthy/g), 2, 'both product replicas are healthy') or diag($hout);
 
 my $ires = $http->get("$internal/health");
 is($ires->{status}, 200, 'the internal listener answers (gateway liveness)');
