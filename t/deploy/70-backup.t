@@ -370,7 +370,16 @@ is(api(\%B, 'POST', '/api/cart/items', { productId => $SEED, quantity => 9 }, $b
    'B: bruno changes his cart after the restore');
 is(api(\%B, 'PATCH', "/api/products/$NEW/stock", { stock => 1 }, $admin_token)->{status}, 200,
    'B: the stock of the new product changes');
+# An event queued on B before the restore is about data the restore replaces: emptied.
+my @ev = ("$BIN/tools/events/flores-events");
+my %envB = env_of(\%B);
+my %amqpB = (env => { FLORES_AMQP_URL => $envB{FLORES_AMQP_URL} });
+is(run([@ev, 'declare', '--queue', 't70.stale', '--bind', 't70.#'], %amqpB)->{rc}, 0, 'B: a queue t70.stale');
+is(run([@ev, 'publish', '--type', 't70.stale', '--data', '{}'], %amqpB)->{rc}, 0, 'B: an event waits in it');
+is(run([@ev, 'count', '--queue', 't70.stale'], %amqpB)->{out}, "1\n", 'B: one message queued');
 is(flores(\%B, 'restore', '--force', $BACKUP)->{rc}, 0, './flores restore --force on B');
+is(run([@ev, 'count', '--queue', 't70.stale'], %amqpB)->{out}, "0\n", 'the restore emptied the queues');
+run([@ev, 'delete', '--queue', 't70.stale'], %amqpB);
 check_b('restore --force');
 
 # ---- both down ---------------------------------------------------------------------------------------
