@@ -15,7 +15,7 @@ import { routes } from './routes.js';
 import { session } from './session.js';
 import { api, ApiError } from './api.js';
 import { el, mount, banner, errorBlock } from './ui.js';
-import { renderNav, updateCartCount } from './nav.js';
+import { renderNav, updateCartCount, markCurrent } from './nav.js';
 
 const main = document.getElementById('main');
 let cleanup = null;
@@ -103,6 +103,7 @@ async function render({ focus = false } = {}) {
     isCurrent: () => mySeq === seq,
   };
   setTitle(typeof page.title === 'function' ? page.title(ctx) : page.title);
+  markCurrent();
   mount(main);
   main.setAttribute('aria-busy', 'true');
   try {

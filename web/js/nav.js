@@ -33,6 +33,15 @@ export function renderNav() {
     );
   }
   mount(nav, items);
+  markCurrent();
+}
+
+// aria-current="page" on the header link of the page shown.
+export function markCurrent() {
+  for (const a of document.querySelectorAll('#nav a[href]')) {
+    const here = new URL(a.href).pathname === location.pathname;
+    if (here) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+  }
 }
 
 // Shows the number of units in the cart next to "Carrito": the count given, or asked of the API.
