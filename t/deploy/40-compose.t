@@ -122,6 +122,10 @@ is(scalar(() = $hout =~ /_product_\d+\s+healthy/g), 2, 'both product replicas ar
 my $ires = $http->get("$internal/health");
 is($ires->{status}, 200, 'the internal listener answers (gateway liveness)');
 
+my $page = $http->get("$url/");
+is($page->{status}, 200, 'the storefront page is served by the gateway');
+like($page->{headers}{'content-type'} // '', qr{text/html}, 'as HTML');
+
 # ---- the smoke flow ----------------------------------------------------------------------------
 
 my $stamp = sprintf '%d%04d', time, $$ % 10000;
@@ -213,6 +217,18 @@ for my $id (@replicas) {
     }
     cmp_ok($api, '>', 0, sprintf('replica %.12s served API requests (%d)', $id, $api));
 }
+
+# Prometheus (in the stores image) scrapes the gateway and, through it, every service.
+my $targets_up = 0;
+my $prom = "http://127.0.0.1:$env{FLORES_COMPOSE_PROMETHEUS_PORT}";
+for (1 .. 60) {
+    my $res = $http->get("$prom/api/v1/query?query=sum(up)");
+    my $q   = eval { $json->decode($res->{content}) } // {};
+    $targets_up = $q->{data}{result}[0]{value}[1] // 0;
+    last if $targets_up >= 9;
+    sleep 1;
+}
+is($targets_up, 9, 'Prometheus scrapes the gateway and the eight services (up == 1 for all nine targets)');
 
 # ---- down ------------------------------------------------------------------------------------
 
