@@ -218,6 +218,16 @@ for my $id (@replicas) {
     cmp_ok($api, '>', 0, sprintf('replica %.12s served API requests (%d)', $id, $api));
 }
 
+# One replica stopped: nginx passes its requests to the other; the service stays up, its
+# breaker closed.
+if (@replicas == 2) {
+    ok(run_step(60, 'tools/container-engine', 'cmd', 'stop', '-t', '10', $replicas[0]), 'one product replica stopped');
+    my @codes = map { (api(GET => "/api/products?limit=1&page=" . (100 + $_)))[0] } 1 .. 6;
+    is("@codes", '200 200 200 200 200 200', 'the catalogue still answers through the other replica');
+    ($st, $d) = api(GET => '/health');
+    is($d->{data}{services}{product}{circuit} // '', 'closed', "product's breaker stays closed");
+}
+
 # Prometheus (in the stores image) scrapes the gateway and, through it, every service.
 my $targets_up = 0;
 my $prom = "http://127.0.0.1:$env{FLORES_COMPOSE_PROMETHEUS_PORT}";
