@@ -202,6 +202,7 @@ export function toast(msg, kind = 'success', ms = 4000) {
   if (!host) return;
   const t = el('div', { class: `toast toast-${kind}` }, msg);
   host.appendChild(t);
+  while (host.children.length > 2) host.firstElementChild.remove();   // the newest two only
   setTimeout(() => t.remove(), ms);
 }
 
