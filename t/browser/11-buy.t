@@ -4,7 +4,7 @@
 // removes a line, checks out with a new address (a missing field is pointed at; the address
 // is saved), sees the order with its history, keeps the session over a reload without any
 // script-readable credential, finds the order in the history, orders again with the saved
-// address, and signs out.
+// address, and signs out.  Then the cart and checkout on a phone.
 'use strict';
 
 import('./lib/harness.mjs').then(({ run, api, registerUser, uniqueEmail }) => run(async (h) => {
@@ -141,4 +141,33 @@ import('./lib/harness.mjs').then(({ run, api, registerUser, uniqueEmail }) => ru
             j.check(!c, `cookie still there: ${JSON.stringify(c)}`);
         });
     });
+
+    await h.journey('cliente-telefono', async (j) => {
+        const main = j.page.locator('main');
+        const u = await registerUser({ name: 'Paula Móvil' });
+        const wide = () => j.page.evaluate(() => document.documentElement.scrollWidth);
+
+        await j.step('on a phone: the cart fits the screen', async () => {
+            await j.signIn(u, `/producto/${p1.id}`);
+            await main.getByRole('button', { name: 'Agregar al carrito' }).click();
+            await j.page.getByRole('link', { name: 'Carrito (1)' }).waitFor();
+            await j.nav('/carrito');
+            await main.getByLabel(`Cantidad de ${p1.name}`).waitFor();
+            j.check(await wide() <= 400, `cart ${await wide()}px wide`);
+        });
+
+        await j.step('on a phone: checkout fits and orders', async () => {
+            await j.act(() => main.getByRole('link', { name: 'Ir a pagar' }).click());
+            j.check(await wide() <= 400, `checkout ${await wide()}px wide`);
+            await main.getByLabel('Calle y número').fill('Av. Alemania 0671');
+            await main.getByLabel('Comuna o ciudad').fill('Temuco');
+            await main.getByLabel('Región').selectOption('La Araucanía');
+            await main.getByLabel('Teléfono de contacto').fill('+56 9 2222 3333');
+            await main.getByLabel('Efectivo contra entrega').check();
+            await j.act(() => main.getByRole('button', { name: /Confirmar pedido/ }).click());
+            await main.getByRole('heading', { name: /^Pedido FV-/ }).waitFor();
+            await main.getByText('Pago: Efectivo contra entrega').waitFor();
+            j.check(await wide() <= 400, `order ${await wide()}px wide`);
+        });
+    }, { viewport: 'phone' });
 }));
