@@ -19,7 +19,13 @@ export async function addToCart(ctx, productId, quantity = 1, errRoot = null) {
     updateCartCount(data && data.cart ? data.cart.count : undefined);
     return true;
   } catch (e) {
-    if (errRoot) showError(errRoot, e); else banner(errorText(e), 'error');
+    if (errRoot) showError(errRoot, e);
+    else {
+      // No form here: the field's own reason ("no puede superar 100 unidades") if there is one.
+      const msg = (e.fields && Object.values(e.fields)[0]) || errorText(e);
+      banner(msg, 'error');
+      toast(msg, 'error', 6000);
+    }
     return false;
   }
 }
@@ -33,6 +39,7 @@ export async function addToWishlist(ctx, productId) {
   } catch (e) {
     if (e.status === 409) { toast('Ya estaba en tus favoritos'); return true; }
     banner(errorText(e), 'error');
+    toast(errorText(e), 'error', 6000);
     return false;
   }
 }
