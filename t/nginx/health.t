@@ -504,6 +504,7 @@ for my $f (qw(health.conf fastcgi_flores.conf errors.conf)) {
         or die "symlink $f: $!";
 }
 --- http_config
+    map $https $flores_hsts { default ""; }    # flores-http.conf's (errors.conf adds HSTS)
     upstream flores_auth     { server 127.0.0.1:$TEST_NGINX_FCGI_PORT; }
     upstream flores_product  { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
     upstream flores_user     { server 127.0.0.1:$TEST_NGINX_FCGI_PORT; }
@@ -533,6 +534,7 @@ for my $f (qw(health.conf fastcgi_flores.conf errors.conf)) {
         or die "symlink $f: $!";
 }
 --- http_config
+    map $https $flores_hsts { default ""; }    # flores-http.conf's (errors.conf adds HSTS)
     upstream flores_auth     { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
     upstream flores_product  { server 127.0.0.1:$TEST_NGINX_FCGI_PORT; }
     upstream flores_user     { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
@@ -561,6 +563,7 @@ for my $f (qw(health.conf fastcgi_flores.conf errors.conf)) {
         or die "symlink $f: $!";
 }
 --- http_config
+    map $https $flores_hsts { default ""; }    # flores-http.conf's (errors.conf adds HSTS)
     upstream flores_auth     { server 127.0.0.1:$TEST_NGINX_FCGI_PORT; }
     upstream flores_product  { server 127.0.0.1:$TEST_NGINX_FCGI_PORT; }
     upstream flores_user     { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; }
