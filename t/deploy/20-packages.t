@@ -47,7 +47,10 @@ sub run {
 
 sub tail_of { my ($t, $n) = @_; $n //= 4000; return length($t) > $n ? substr($t, -$n) : $t }
 
-my %STACK_ENV = (FLORES_STACK_DIR => $STACK, FLORES_PORT_BASE => $BASE);
+# All of the stack's ports in this test's range, whatever the caller exported (./flores test
+# exports its own stack's).
+my %STACK_ENV = (FLORES_STACK_DIR => $STACK, FLORES_PORT_BASE => $BASE,
+                 FLORES_HTTP_PORT => $BASE + 80, FLORES_HTTPS_PORT => $BASE + 443);
 sub flores { return run(["$ROOT/flores", @_], env => \%STACK_ENV, timeout => 300) }
 sub engine { my ($args, %o) = @_; return run([$ENGINE, 'cmd', @$args], %o) }
 
