@@ -127,11 +127,14 @@ my @want = (
     '/lib/systemd/system/flores.target',
     '/usr/share/flores/catalog.json',
     '/usr/share/flores/migrations/auth/001_init.sql',
+    '/usr/share/flores/web/index.html',
+    '/usr/share/flores/grafana/flores-dashboard.json',
+    '/etc/flores/prometheus/prometheus.yml',
     '/etc/flores/nginx/nginx.conf',
     '/etc/flores/mail/contact_ack.txt',
 );
 my @absent = grep { !exists $svc->{$_} } @want;
-is_deeply(\@absent, [], 'services package: programs, units, migrations, seed, site');
+is_deeply(\@absent, [], 'services package: programs, units, migrations, seed, storefront, gateway and monitoring settings');
 my @conffiles = split /\n/, deb_control_file($flores_deb, 'conffiles');
 my %is_conffile = map { $_ => 1 } @conffiles;
 my @etc = sort grep { m{^/etc/} && $svc->{$_} =~ /^-/ } keys %$svc;
@@ -231,6 +234,10 @@ my $first = $list->{data}{products}[0]{id};
 ok(defined $first, 'a product id');
 my $one = $http->get("$HTTP/api/products/" . ($first // 'none'));
 is($one->{status}, 200, "GET /api/products/$first");
+
+my $page = $http->get("$HTTP/");
+is($page->{status}, 200, 'GET / through nginx: the storefront (/usr/share/flores/web)');
+like($page->{headers}{'content-type'} // '', qr{^text/html}, 'the storefront page is HTML');
 
 my $email = "pkg-$$-" . time . '@example.com';
 my $reg = $http->post("$HTTP/api/auth/register", {
