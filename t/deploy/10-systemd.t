@@ -16,30 +16,20 @@
 use strict;
 use warnings;
 use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Flores::Run qw(slurp);
 use Cwd qw(abs_path);
 use File::Path qw(make_path remove_tree);
-use IPC::Open3 qw(open3);
 use Test::More;
+
+# stdout and stderr together, in order (Flores::Run)
+sub run { my ($argv, %o) = @_; return Flores::Run::run($argv, %o, merge => 1) }
 
 my $ROOT = abs_path("$FindBin::Bin/../..");
 my $WORK = "$ROOT/run/t-systemd";
 my $MAX_EXPOSURE = 2.5;
 my @SERVICES = qw(auth product user order cart wishlist review contact);
 $ENV{LC_ALL} = 'C';
-
-# Runs a command (no shell), bounded; returns {rc, out} with stderr merged into out.
-sub run {
-    my ($argv, %o) = @_;
-    my @pre = $o{cwd} ? ('env', '-C', $o{cwd}) : ();
-    my ($in, $out);
-    my $pid = open3($in, $out, undef, 'timeout', '-k', '5', $o{timeout} // 120, @pre, @$argv);
-    close $in;
-    my $text = do { local $/; <$out> } // '';
-    waitpid $pid, 0;
-    return { rc => $? >> 8, out => $text };
-}
-
-sub slurp { my ($f) = @_; open my $fh, '<', $f or die "$f: $!"; local $/; return <$fh> }
 
 ok(-x '/usr/bin/systemd-analyze', 'systemd-analyze is installed')
     or BAIL_OUT('systemd-analyze is missing (apt-get install systemd)');

@@ -16,12 +16,16 @@
 use strict;
 use warnings;
 use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Flores::Run qw(slurp);
 use Cwd qw(abs_path);
 use File::Path qw(make_path remove_tree);
-use IPC::Open3 qw(open3);
 use HTTP::Tiny;
 use JSON::PP ();
 use Test::More;
+
+# stdout and stderr together, in order (Flores::Run)
+sub run { my ($argv, %o) = @_; return Flores::Run::run($argv, %o, merge => 1) }
 
 my $ROOT  = abs_path("$FindBin::Bin/../..");
 my $WORK  = "$ROOT/run/t-packages";
@@ -32,18 +36,6 @@ my $NAME  = 'flores-t-packages';
 my $ENGINE = "$ROOT/tools/container-engine";
 my $HTTP  = 'http://127.0.0.1:' . ($BASE + 80);
 $ENV{LC_ALL} = 'C';
-
-# Runs a command (no shell), bounded; returns {rc, out} with stderr merged into out.
-sub run {
-    my ($argv, %o) = @_;
-    local %ENV = (%ENV, %{ $o{env} // {} });
-    my ($in, $out);
-    my $pid = open3($in, $out, undef, 'timeout', '-k', '10', $o{timeout} // 120, @$argv);
-    close $in;
-    my $text = do { local $/; <$out> } // '';
-    waitpid $pid, 0;
-    return { rc => $? >> 8, out => $text };
-}
 
 sub tail_of { my ($t, $n) = @_; $n //= 4000; return length($t) > $n ? substr($t, -$n) : $t }
 
@@ -123,6 +115,7 @@ my $svc = deb_files($flores_deb);
 my @want = (
     (map { "/usr/sbin/flores-$_" } qw(auth product user order cart wishlist review contact admin migrate)),
     '/usr/bin/flores-events',
+    '/usr/bin/flores-catalog',
     (map { "/lib/systemd/system/flores-$_.service" } qw(auth product user order cart wishlist review contact migrate)),
     '/lib/systemd/system/flores.target',
     '/usr/share/flores/catalog.json',

@@ -13,11 +13,12 @@
 use strict;
 use warnings;
 use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Flores::Run qw(run slurp);
 use Cwd qw(abs_path);
 use File::Temp ();
 use File::Path qw(make_path);
 use File::Copy qw(copy);
-use IPC::Open3 qw(open3);
 use JSON::PP ();
 use POSIX ();
 use Digest::SHA ();
@@ -30,24 +31,6 @@ my $VAL  = "$ROOT/tools/k8s-validate";
 my $OPT  = "$ROOT/run/opt";
 $ENV{LC_ALL} = 'C';
 
-# Runs a command without a shell, bounded; returns {rc, out, err}.
-sub run {
-    my ($argv, %o) = @_;
-    my $err = File::Temp->new;
-    my ($in, $out);
-    my @pre = $o{cwd} ? ('env', '-C', $o{cwd}) : ();
-    my $pid = open3($in, $out, '>&' . fileno($err), 'timeout', '-k', '5', $o{timeout} // 120,
-                    @pre, @$argv);
-    print {$in} $o{input} if defined $o{input};
-    close $in;
-    my $text = do { local $/; <$out> } // '';
-    waitpid $pid, 0;
-    my $rc = $? >> 8;
-    my $etext = do { local $/; open my $fh, '<', $err->filename or die; <$fh> } // '';
-    return { rc => $rc, out => $text, err => $etext };
-}
-
-sub slurp { my ($f) = @_; open my $fh, '<', $f or die "$f: $!"; local $/; return <$fh> }
 sub spew  { my ($f, $t) = @_; open my $fh, '>', $f or die "$f: $!"; print {$fh} $t; close $fh or die }
 
 # ---- tools ----------------------------------------------------------------------------------

@@ -18,11 +18,12 @@
 use strict;
 use warnings;
 use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Flores::Run qw(run slurp);
 use Cwd qw(abs_path);
 use File::Temp ();
 use File::Path qw(make_path);
 use File::Copy qw(copy);
-use IPC::Open3 qw(open3);
 use JSON::PP ();
 use Test::More;
 
@@ -34,21 +35,6 @@ my $OPT   = "$ROOT/run/opt";
 my $PROMTOOL = "$OPT/prometheus/usr/bin/promtool";
 $ENV{LC_ALL} = 'C';
 
-sub run {
-    my ($argv, %o) = @_;
-    my $err = File::Temp->new;
-    my ($in, $out);
-    my @pre = $o{cwd} ? ('env', '-C', $o{cwd}) : ();
-    my $pid = open3($in, $out, '>&' . fileno($err), 'timeout', '-k', '5', $o{timeout} // 120,
-                    @pre, @$argv);
-    close $in;
-    my $text = do { local $/; <$out> } // '';
-    waitpid $pid, 0;
-    my $rc = $? >> 8;
-    my $etext = do { local $/; open my $fh, '<', $err->filename or die; <$fh> } // '';
-    return { rc => $rc, out => $text, err => $etext, text => $text . $etext };
-}
-sub slurp { my ($f) = @_; open my $fh, '<', $f or die "$f: $!"; local $/; return <$fh> }
 sub spew  { my ($f, $t) = @_; open my $fh, '>', $f or die "$f: $!"; print {$fh} $t; close $fh or die }
 
 # ---- promtool -------------------------------------------------------------------------------

@@ -11,9 +11,10 @@
 use strict;
 use warnings;
 use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Flores::Run qw(run slurp);
 use Cwd qw(abs_path);
 use File::Temp ();
-use IPC::Open3 qw(open3);
 use JSON::PP ();
 use POSIX ();
 use Test::More;
@@ -34,21 +35,6 @@ delete @ENV{qw(FLORES_HTTP_PORT FLORES_HTTPS_PORT FLORES_BUILD_DIR FLORES_ASAN F
 $ENV{LC_ALL} = 'C';
 
 # ---- helpers --------------------------------------------------------------------------------
-
-# Runs a command without a shell, bounded; returns {rc, out, err}.
-sub run {
-    my ($argv, %o) = @_;
-    my $err = File::Temp->new;
-    my ($in, $out);
-    my $pid = open3($in, $out, '>&' . fileno($err), 'timeout', '-k', '5', $o{timeout} // 60, @$argv);
-    print {$in} $o{input} if defined $o{input};
-    close $in;
-    my $text = do { local $/; <$out> } // '';
-    waitpid $pid, 0;
-    my $rc = $? >> 8;
-    my $etext = do { local $/; open my $fh, '<', $err->filename or die; <$fh> } // '';
-    return { rc => $rc, out => $text, err => $etext, text => $text . $etext };
-}
 
 sub flores {
     my @args = @_;

@@ -14,9 +14,10 @@
 use strict;
 use warnings;
 use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Flores::Run qw(run slurp);
 use Cwd qw(abs_path);
 use File::Temp ();
-use IPC::Open3 qw(open3);
 use JSON::PP ();
 use Test::More;
 
@@ -31,21 +32,6 @@ delete @ENV{qw(FLORES_HTTP_PORT FLORES_HTTPS_PORT FLORES_BUILD_DIR FLORES_ASAN F
 $ENV{LC_ALL} = 'C';
 
 # ---- helpers --------------------------------------------------------------------------------
-
-sub run {
-    my ($argv, %o) = @_;
-    local %ENV = (%ENV, %{ $o{env} || {} });
-    my $err = File::Temp->new;
-    my ($in, $out);
-    my $pid = open3($in, $out, '>&' . fileno($err), 'timeout', '-k', '5', $o{timeout} // 60, @$argv);
-    print {$in} $o{input} if defined $o{input};
-    close $in;
-    my $text = do { local $/; <$out> } // '';
-    waitpid $pid, 0;
-    my $rc = $? >> 8;
-    my $etext = do { local $/; open my $fh, '<', $err->filename or die; <$fh> } // '';
-    return { rc => $rc, out => $text, err => $etext, text => $text . $etext };
-}
 
 # ./flores on stack S.
 sub flores {
