@@ -4,6 +4,7 @@
 #define CART_H
 
 #include "fv.h"
+#include "fv_catalog.h"
 
 
 #define CART_SERVICE          "cart"
@@ -11,7 +12,7 @@
 #define CART_QUANTITY_MAX     100          /* units of one product in a cart */
 #define CART_LINES_MAX        50           /* different products in a cart */
 #define CART_TTL              2592000      /* 30 days after the last change, in seconds */
-#define CART_PRODUCT_ID_MAX   32
+#define CART_PRODUCT_ID_MAX   FV_PRODUCT_ID_MAX
 
 /* Results of store and catalogue calls besides FV_OK, FV_ERROR and FV_STORE_DOWN. */
 #define CART_ABSENT           1            /* no such line, or no such product */
@@ -32,18 +33,6 @@ int cart_lines_for_user(fv_req_t *r);
 int cart_clear_for_user(fv_req_t *r);
 int cart_set(fv_req_t *r);
 int cart_remove(fv_req_t *r);
-
-/* catalog.c: products as the product service shows them now. */
-typedef struct {
-    char                  name[1024];
-    long long             price;
-    long long             stock;       /* -1: not given */
-    int                   active;
-} cart_product_t;
-
-int cart_product_id_ok(const char *s);
-/* FV_OK (p filled), CART_ABSENT (unknown or withdrawn) or FV_STORE_DOWN. */
-int cart_product_get(fv_req_t *r, const char *product_id, cart_product_t *p);
 
 /* store.c: cart:<userId>, a hash productId -> quantity. */
 typedef struct {

@@ -57,7 +57,7 @@ cart_line_reply(fv_req_t *r, const char *product_id, long long quantity)
 static int
 cart_add_to(fv_req_t *r, const char *user_id)
 {
-    cart_product_t  p;
+    fv_product_t  p;
     const char     *product_id;
     long long       total;
     long            quantity;
@@ -66,12 +66,12 @@ cart_add_to(fv_req_t *r, const char *user_id)
     product_id = json_object_get_string(json_object_object_get(r->body, "productId"));
     quantity = (long) json_object_get_int64(json_object_object_get(r->body, "quantity"));
 
-    if (!cart_product_id_ok(product_id)) {
+    if (!fv_product_id_ok(product_id)) {
         return fv_fail_field(r, "productId", CART_MSG_PRODUCT_ID);
     }
 
-    rc = cart_product_get(r, product_id, &p);
-    if (rc == CART_ABSENT) {
+    rc = fv_product_get(r, product_id, &p);
+    if (rc == FV_PRODUCT_ABSENT) {
         return fv_fail(r, 404, "NOT_FOUND", CART_MSG_NO_PRODUCT);
     }
 
@@ -235,7 +235,7 @@ cart_set(fv_req_t *r)
 
     quantity = (long) json_object_get_int64(json_object_object_get(r->body, "quantity"));
 
-    if (!cart_product_id_ok(product_id)) {
+    if (!fv_product_id_ok(product_id)) {
         return fv_fail(r, 404, "NOT_FOUND", CART_MSG_NO_LINE);
     }
 
@@ -263,7 +263,7 @@ cart_remove(fv_req_t *r)
         return cart_no_user(r);
     }
 
-    if (!cart_product_id_ok(product_id)) {
+    if (!fv_product_id_ok(product_id)) {
         return fv_fail(r, 404, "NOT_FOUND", CART_MSG_NO_LINE);
     }
 
@@ -307,7 +307,7 @@ cart_get(fv_req_t *r)
 {
     char            uid[24];
     cart_line_t     lines[CART_LINES_MAX];
-    cart_product_t  p;
+    fv_product_t  p;
     json_object    *items, *item, *cart, *data;
     long long       total = 0, count = 0, line_total;
     size_t          n, i;
@@ -328,8 +328,8 @@ cart_get(fv_req_t *r)
     }
 
     for (i = 0; i < n; i++) {
-        rc = cart_product_get(r, lines[i].product_id, &p);
-        if (rc != FV_OK && rc != CART_ABSENT) {
+        rc = fv_product_get(r, lines[i].product_id, &p);
+        if (rc != FV_OK && rc != FV_PRODUCT_ABSENT) {
             json_object_put(items);
             return rc;
         }

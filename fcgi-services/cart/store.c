@@ -164,7 +164,7 @@ cart_store_lines(fv_worker_t *w, const char *user_id, cart_line_t *lines, size_t
 
         memcpy(lines[k].product_id, f->str, f->len);
         lines[k].product_id[f->len] = '\0';
-        if (!cart_product_id_ok(lines[k].product_id)) {
+        if (!fv_product_id_ok(lines[k].product_id)) {
             continue;
         }
 

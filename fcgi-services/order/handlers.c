@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fv_catalog.h"
 #include "fv_http.h"
 #include "order.h"
 #include "store.h"
@@ -67,7 +68,6 @@ typedef struct {
 
 
 static int order_key_ok(const char *key);
-static int order_product_id_ok(const char *s);
 static int order_check(fv_req_t *r, json_object **lines);
 static int order_cart(fv_req_t *r, json_object **lines);
 static void order_cart_empty(fv_req_t *r);
@@ -272,7 +272,7 @@ order_check(fv_req_t *r, json_object **lines)
             (void) json_object_object_get_ex(item, "quantity", &qty);
             id = json_object_get_string(pid);
 
-            if (!order_product_id_ok(id)) {
+            if (!fv_product_id_ok(id)) {
                 (void) snprintf(field, sizeof(field), "items[%zu].productId", i);
                 fv_errors_add(e, field, "debe ser un código de producto (A-Z, 0-9, _ o -, hasta 32)");
                 continue;
@@ -391,7 +391,7 @@ order_cart(fv_req_t *r, json_object **lines)
     for (i = 0; i < n; i++) {
         item = json_object_array_get_idx(items, i);
         if (!json_object_object_get_ex(item, "productId", &pid)
-            || !order_product_id_ok(json_object_get_string(pid))
+            || !fv_product_id_ok(json_object_get_string(pid))
             || !json_object_object_get_ex(item, "quantity", &qty)
             || json_object_get_int64(qty) < 1
             || json_object_get_int64(qty) > ORDER_QUANTITY_MAX)
@@ -963,20 +963,6 @@ order_key_ok(const char *key)
 
     n = strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-");
     return n > 0 && n <= ORDER_KEY_MAX && key[n] == '\0';
-}
-
-
-static int
-order_product_id_ok(const char *s)
-{
-    size_t  n;
-
-    if (s == NULL) {
-        return 0;
-    }
-
-    n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
-    return n > 0 && n <= ORDER_PRODUCT_MAX && s[n] == '\0';
 }
 
 

@@ -57,7 +57,7 @@ wishlist_get(fv_req_t *r)
 {
     char                uid[24];
     wishlist_item_t     items[WISHLIST_ITEMS_MAX];
-    wishlist_product_t  p;
+    fv_product_t  p;
     json_object        *list, *item, *wishlist, *data;
     char                added[64];
     size_t              n, i;
@@ -78,8 +78,8 @@ wishlist_get(fv_req_t *r)
     }
 
     for (i = 0; i < n; i++) {
-        rc = wishlist_product_get(r, items[i].product_id, &p);
-        if (rc != FV_OK && rc != WISHLIST_ABSENT) {
+        rc = fv_product_get(r, items[i].product_id, &p);
+        if (rc != FV_OK && rc != FV_PRODUCT_ABSENT) {
             json_object_put(list);
             return rc;
         }
@@ -148,7 +148,7 @@ int
 wishlist_add(fv_req_t *r)
 {
     char                uid[24];
-    wishlist_product_t  p;
+    fv_product_t  p;
     const char         *product_id;
     int                 rc;
 
@@ -158,12 +158,12 @@ wishlist_add(fv_req_t *r)
 
     product_id = json_object_get_string(json_object_object_get(r->body, "productId"));
 
-    if (!wishlist_product_id_ok(product_id)) {
+    if (!fv_product_id_ok(product_id)) {
         return fv_fail_field(r, "productId", WISHLIST_MSG_PRODUCT_ID);
     }
 
-    rc = wishlist_product_get(r, product_id, &p);
-    if (rc == WISHLIST_ABSENT) {
+    rc = fv_product_get(r, product_id, &p);
+    if (rc == FV_PRODUCT_ABSENT) {
         return fv_fail(r, 404, "NOT_FOUND", WISHLIST_MSG_NO_PRODUCT);
     }
 
@@ -198,7 +198,7 @@ wishlist_remove(fv_req_t *r)
         return wishlist_no_user(r);
     }
 
-    if (!wishlist_product_id_ok(product_id)) {
+    if (!fv_product_id_ok(product_id)) {
         return fv_fail(r, 404, "NOT_FOUND", WISHLIST_MSG_NO_ITEM);
     }
 
@@ -252,7 +252,7 @@ wishlist_move(fv_req_t *r)
         return wishlist_no_user(r);
     }
 
-    if (!wishlist_product_id_ok(product_id)) {
+    if (!fv_product_id_ok(product_id)) {
         return fv_fail(r, 404, "NOT_FOUND", WISHLIST_MSG_NO_ITEM);
     }
 

@@ -159,7 +159,7 @@ wishlist_store_items(fv_worker_t *w, const char *user_id, wishlist_item_t *items
 
         memcpy(items[k].product_id, m->str, m->len);
         items[k].product_id[m->len] = '\0';
-        if (!wishlist_product_id_ok(items[k].product_id)) {
+        if (!fv_product_id_ok(items[k].product_id)) {
             continue;
         }
 

@@ -4,12 +4,13 @@
 #define WISHLIST_H
 
 #include "fv.h"
+#include "fv_catalog.h"
 
 
 #define WISHLIST_SERVICE         "wishlist"
 
 #define WISHLIST_ITEMS_MAX       100          /* products in one wishlist */
-#define WISHLIST_PRODUCT_ID_MAX  32
+#define WISHLIST_PRODUCT_ID_MAX  FV_PRODUCT_ID_MAX
 
 /* Results besides FV_OK, FV_ERROR and FV_STORE_DOWN. */
 #define WISHLIST_ABSENT          1            /* no such item, or no such product */
@@ -27,18 +28,6 @@ int wishlist_clear(fv_req_t *r);
 int wishlist_add(fv_req_t *r);
 int wishlist_remove(fv_req_t *r);
 int wishlist_move(fv_req_t *r);
-
-/* catalog.c */
-typedef struct {
-    char                  name[1024];
-    long long             price;
-    long long             stock;       /* -1: not given */
-    int                   active;
-} wishlist_product_t;
-
-int wishlist_product_id_ok(const char *s);
-/* FV_OK (p filled), WISHLIST_ABSENT (unknown or withdrawn) or FV_STORE_DOWN. */
-int wishlist_product_get(fv_req_t *r, const char *product_id, wishlist_product_t *p);
 
 /* store.c: wishlist:<userId>, a sorted set of product ids scored by when they were added
  * (milliseconds since 1970). */

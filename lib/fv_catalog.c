@@ -1,17 +1,17 @@
-/* catalog.c: products as the product service shows them now, through the gateway's internal
- * listener (it has no multi-get: one call per product, on the worker's kept connection). */
+/* fv_catalog.c: products as the product service shows them now, through the gateway's
+ * internal listener (fv_catalog.h). */
 
 #include "config.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "cart.h"
+#include "fv_catalog.h"
 #include "fv_http.h"
 
 
 int
-cart_product_id_ok(const char *s)
+fv_product_id_ok(const char *s)
 {
     size_t  n;
 
@@ -27,12 +27,12 @@ cart_product_id_ok(const char *s)
         }
     }
 
-    return n >= 1 && n <= CART_PRODUCT_ID_MAX;
+    return n >= 1 && n <= FV_PRODUCT_ID_MAX;
 }
 
 
 int
-cart_product_get(fv_req_t *r, const char *product_id, cart_product_t *p)
+fv_product_get(fv_req_t *r, const char *product_id, fv_product_t *p)
 {
     json_object  *reply, *data, *product, *v;
     char          path[96];
@@ -71,10 +71,10 @@ cart_product_get(fv_req_t *r, const char *product_id, cart_product_t *p)
         {
             (void) snprintf(p->name, sizeof(p->name), "%s", json_object_get_string(v));
         }
-        rc = p->active ? FV_OK : CART_ABSENT;
+        rc = p->active ? FV_OK : FV_PRODUCT_ABSENT;
 
     } else if (status == 200 || status == 400 || status == 404 || status == 410) {
-        rc = CART_ABSENT;
+        rc = FV_PRODUCT_ABSENT;
 
     } else {
         /* 401, 403, 429...: the call itself was refused; the product's fate is unknown. */
