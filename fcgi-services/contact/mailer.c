@@ -28,6 +28,12 @@
  * after the 250 and before the COMMIT returns can send a mail twice: the window every SMTP
  * client has.
  *
+ * An acknowledgement (contact_ack) is the one mail whose recipient nobody verified: the
+ * contact form's sender may name any address.  Whoever asked for it, the mailer builds its
+ * variables afresh from what may be shown (contact_ack_name(), contact_subject_fixed(),
+ * the form's ticket) and mails at most FLORES_ACK_PER_RECIPIENT_DAY of them to one address
+ * per UTC day (mailer_ack_quota() below).
+ *
  * A request that can never be sent (unknown template, a missing placeholder, a bad
  * address) is rejected at once to the dead-letter queue.  Message contents and template
  * variables are never logged: they hold personal data and password-reset links.
@@ -108,6 +114,8 @@ static const char *const  order_status_text[][2] = {
 
 static int mailer_send(fv_worker_t *w, const char *consumer, const char *event_id,
     const mailer_req_t *m);
+static json_object *mailer_ack_vars(const char *event_id, json_object *vars,
+    const char *to_name, char name[CONTACT_ACK_NAME_SIZE], int *shown);
 static json_object *mailer_data(const char *type, const char *event_id, json_object *event,
     const fv_field_t *spec);
 static const char *mailer_str(json_object *o, const char *key);
@@ -120,6 +128,8 @@ contact_mail_requested(fv_worker_t *w, const char *type, const char *event_id,
 {
     mailer_req_t   m;
     json_object   *data;
+    char           name[CONTACT_ACK_NAME_SIZE];
+    int            shown, rc;
 
     data = mailer_data(type, event_id, event, request_spec);
     if (data == NULL) {
@@ -137,7 +147,64 @@ contact_mail_requested(fv_worker_t *w, const char *type, const char *event_id,
         m.reply_to = NULL;
     }
 
-    return mailer_send(w, MAILER_CONSUMER, event_id, &m);
+    if (m.tpl != MAIL_TPL_CONTACT_ACK) {
+        return mailer_send(w, MAILER_CONSUMER, event_id, &m);
+    }
+
+    /* Not a word of the request's own text beyond what the rules let through; no
+     * Reply-To (the recipient has nothing to answer). */
+    m.vars = mailer_ack_vars(event_id, m.vars, m.to_name, name, &shown);
+    if (m.vars == NULL) {
+        return FV_REJECT;
+    }
+
+    m.to_name = shown ? name : NULL;
+    m.reply_to = NULL;
+    m.reply_name = NULL;
+
+    rc = mailer_send(w, MAILER_CONSUMER, event_id, &m);
+
+    json_object_put(m.vars);
+    return rc;
+}
+
+
+/* The acknowledgement's variables: ticket (the form's shape, else the request is refused:
+ * it goes into the Subject), name and greeting ("Hola Ana Rosa", or "Hola" when the name
+ * may not be shown), subject (a fixed label).  The name is the variable's, or the
+ * recipient's display name when the request has none. */
+
+static json_object *
+mailer_ack_vars(const char *event_id, json_object *vars, const char *to_name,
+    char name[CONTACT_ACK_NAME_SIZE], int *shown)
+{
+    json_object  *out;
+    const char   *ticket, *given;
+    char          greeting[CONTACT_ACK_NAME_SIZE + 8];
+
+    ticket = mailer_str(vars, "ticket");
+    if (!contact_ticket_ok(ticket)) {
+        fv_log(FV_LOG_WARN, "mail %s (contact_ack) refused: no ticket of the contact form's",
+               event_id);
+        return NULL;
+    }
+
+    given = mailer_str(vars, "name");
+    if (given[0] == '\0') {
+        given = to_name;
+    }
+
+    *shown = contact_ack_name(given, name);
+    (void) snprintf(greeting, sizeof(greeting), *shown ? "Hola %s" : "Hola", name);
+
+    out = json_object_new_object();
+    json_object_object_add(out, "ticket", json_object_new_string(ticket));
+    json_object_object_add(out, "name", json_object_new_string(name));
+    json_object_object_add(out, "greeting", json_object_new_string(greeting));
+    json_object_object_add(out, "subject", json_object_new_string(
+        contact_subject_fixed(mailer_str(vars, "subject"))));
+
+    return out;
 }
 
 

@@ -425,6 +425,39 @@ START_TEST(shipped_templates_load)
 END_TEST
 
 
+/* Protects: an acknowledgement template edited to show {{message}} (or anything but its
+ * four variables) stops the start instead of mailing the sender's text to anyone. */
+START_TEST(ack_template_may_show_only_its_variables)
+{
+    static const char *const  bad[] = { "{{message}}", "{{email}}", "{{phone}}", NULL };
+    mail_templates_t  t;
+    char              dir[] = "/tmp/flores-tpl-XXXXXX", path[256], cmd[1024];
+    FILE             *f;
+    size_t            i;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    (void) snprintf(cmd, sizeof(cmd), "cp %s/*.txt %s/*.html %s/", CONTACT_MAIL_TEMPLATE_DIR,
+                    CONTACT_MAIL_TEMPLATE_DIR, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(mail_templates_load(&t, dir), 0);
+    mail_templates_free(&t);
+
+    (void) snprintf(path, sizeof(path), "%s/contact_ack.txt", dir);
+    for (i = 0; bad[i] != NULL; i++) {
+        f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        (void) fprintf(f, "Subject: Recibimos tu mensaje ({{ticket}})\n\n{{greeting}}:\n%s\n",
+                       bad[i]);
+        (void) fclose(f);
+        ck_assert_msg(mail_templates_load(&t, dir) == -1, "loaded with %s", bad[i]);
+    }
+
+    (void) snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+
 START_TEST(render_escapes_per_context)
 {
     json_object  *vars;
@@ -789,6 +822,7 @@ main(void)
     tc = tcase_create("templates");
     tcase_add_test(tc, shipped_templates_load);
     tcase_add_test(tc, render_escapes_per_context);
+    tcase_add_test(tc, ack_template_may_show_only_its_variables);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("smtp");
