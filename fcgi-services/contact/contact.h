@@ -10,6 +10,11 @@
 
 #define CONTACT_SERVICE        "contact"
 
+/* Acknowledgements one recipient address may get per UTC day: the default, and the most
+ * FLORES_ACK_PER_RECIPIENT_DAY may say (0: none at all). */
+#define CONTACT_ACK_PER_DAY      3
+#define CONTACT_ACK_PER_DAY_MAX  1000
+
 /* Input limits of POST /api/contact, in characters. */
 #define CONTACT_NAME_MIN       2
 #define CONTACT_NAME_MAX       100
@@ -38,6 +43,7 @@ typedef struct {
     char                  domain[MAIL_ADDR_MAX + 1];        /* of from_addr: Message-IDs */
     char                  shop_addr[MAIL_ADDR_MAX + 1];     /* FLORES_SHOP_EMAIL */
     char                  shop_name[MAIL_NAME_MAX * 4 + 1]; /* FLORES_SHOP_NAME */
+    long                  ack_per_day;    /* FLORES_ACK_PER_RECIPIENT_DAY */
 } contact_ctx_t;
 
 

@@ -114,6 +114,8 @@ static const char *const  order_status_text[][2] = {
 
 static int mailer_send(fv_worker_t *w, const char *consumer, const char *event_id,
     const mailer_req_t *m);
+static int mailer_ack_quota(fv_worker_t *w, long limit, const char *key);
+static void mailer_ack_purge(fv_worker_t *w);
 static json_object *mailer_ack_vars(const char *event_id, json_object *vars,
     const char *to_name, char name[CONTACT_ACK_NAME_SIZE], int *shown);
 static json_object *mailer_data(const char *type, const char *event_id, json_object *event,
@@ -166,6 +168,88 @@ contact_mail_requested(fv_worker_t *w, const char *type, const char *event_id,
 
     json_object_put(m.vars);
     return rc;
+}
+
+
+/*
+ * The acknowledgements of one recipient are counted where they are mailed, not where the
+ * form asks for them: here the count commits with the record of the mail and only after
+ * the SMTP server accepted it, so it counts exactly the acknowledgements that went out.  A
+ * request retried after a 4xx, or dead-lettered, counts nothing; a duplicate delivery is
+ * dropped above, before counting; a request from anything else than the form counts the
+ * same; and the form keeps answering without PostgreSQL.
+ *
+ * In the open transaction, for (today in UTC, key):
+ *
+ *   INSERT the row with sent = 0 unless it exists
+ *   UPDATE sent = sent + 1 WHERE sent < limit    a row back: send it (1)
+ *   otherwise UPDATE skipped = skipped + 1       skip it (0)
+ *
+ * Two mailers on one recipient queue on the row: the second waits for the first's
+ * transaction (in its INSERT when the row is new, else in its UPDATE), then, under READ
+ * COMMITTED, counts on what the first committed, or on nothing if it rolled back.  The row stays locked while the SMTP server talks: at worst
+ * acknowledgements to one address go out one at a time.  The day is the transaction's
+ * now() in UTC, one value for all three statements.
+ */
+
+static int
+mailer_ack_quota(fv_worker_t *w, long limit, const char *key)
+{
+    static const char  *sql[3] = {
+        "INSERT INTO ack_sent (day, recipient) "
+        "VALUES ((now() AT TIME ZONE 'UTC')::date, $1) ON CONFLICT DO NOTHING",
+        "UPDATE ack_sent SET sent = sent + 1 "
+        "WHERE day = (now() AT TIME ZONE 'UTC')::date AND recipient = $1 AND sent < $2::int "
+        "RETURNING sent",
+        "UPDATE ack_sent SET skipped = skipped + 1 "
+        "WHERE day = (now() AT TIME ZONE 'UTC')::date AND recipient = $1"
+    };
+    const char         *params[2];
+    char                lim[24];
+    PGresult           *res;
+    int                 i, rc;
+
+    (void) snprintf(lim, sizeof(lim), "%ld", limit);
+    params[0] = key;
+    params[1] = lim;
+
+    for (i = 0; i < 3; i++) {
+        res = fv_pg_exec(w, sql[i], i == 1 ? 2 : 1, params);
+        if (res == NULL) {
+            return FV_STORE_DOWN;
+        }
+
+        if (!fv_pg_ok(res)) {
+            PQclear(res);
+            return FV_ERROR;
+        }
+
+        rc = i == 1 && PQntuples(res) == 1;
+        PQclear(res);
+
+        if (rc) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* Counts older than a week have served their purpose; a failure here costs nothing but a
+ * log line (the next acknowledgement tries again). */
+
+static void
+mailer_ack_purge(fv_worker_t *w)
+{
+    PGresult  *res;
+
+    res = fv_pg_exec(w, "DELETE FROM ack_sent "
+                        "WHERE day < (now() AT TIME ZONE 'UTC')::date - 7", 0, NULL);
+    if (res != NULL) {
+        (void) fv_pg_ok(res);
+        PQclear(res);
+    }
 }
 
 
@@ -305,10 +389,10 @@ mailer_send(fv_worker_t *w, const char *consumer, const char *event_id,
     mail_message_t          msg;
     mail_buf_t              subject, text, html, out;
     mail_send_e             verdict;
-    char                    bad[72], id[MAIL_ADDR_MAX + 64], why[256];
+    char                    bad[72], id[MAIL_ADDR_MAX + 64], why[256], key[65];
     const char             *tname;
     long                    code;
-    int                     rc = FV_ERROR, seen, open;
+    int                     rc = FV_ERROR, seen, open, allowed;
 
     mail_buf_init(&subject);
     mail_buf_init(&text);
@@ -376,6 +460,28 @@ mailer_send(fv_worker_t *w, const char *consumer, const char *event_id,
         goto out;
     }
 
+    if (m->tpl == MAIL_TPL_CONTACT_ACK) {
+        contact_ack_key(m->to, key);
+
+        allowed = mailer_ack_quota(w, ctx->ack_per_day, key);
+        if (allowed < 0) {
+            rc = allowed;
+            goto out;
+        }
+
+        if (!allowed) {
+            /* Handled by not sending it: the request is recorded, the count too. */
+            open = 0;
+            rc = fv_pg_commit(w);
+            if (rc == FV_OK) {
+                fv_log(FV_LOG_INFO, "mail %s (%s) skipped: recipient %.12s had its %ld "
+                       "acknowledgements of the day (FLORES_ACK_PER_RECIPIENT_DAY)",
+                       event_id, tname, key, ctx->ack_per_day);
+            }
+            goto out;
+        }
+    }
+
     verdict = mail_smtp_send(&ctx->smtp, ctx->from_addr, m->to, out.data, out.len, &code,
                              why, sizeof(why));
 
@@ -390,6 +496,9 @@ mailer_send(fv_worker_t *w, const char *consumer, const char *event_id,
             goto out;
         }
         fv_log(FV_LOG_INFO, "mail %s (%s) sent, SMTP %ld", event_id, tname, code);
+        if (m->tpl == MAIL_TPL_CONTACT_ACK) {
+            mailer_ack_purge(w);
+        }
         break;
 
     case MAIL_TEMPFAIL:
