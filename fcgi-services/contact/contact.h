@@ -10,6 +10,11 @@
 
 #define CONTACT_SERVICE        "contact"
 
+/* Acknowledgements one recipient address may get per UTC day: the default, and the most
+ * FLORES_ACK_PER_RECIPIENT_DAY may say (0: none at all). */
+#define CONTACT_ACK_PER_DAY      3
+#define CONTACT_ACK_PER_DAY_MAX  1000
+
 /* Input limits of POST /api/contact, in characters. */
 #define CONTACT_NAME_MIN       2
 #define CONTACT_NAME_MAX       100
@@ -23,6 +28,11 @@
 /* E.164: "+" and at most 15 digits. */
 #define CONTACT_PHONE_LEN      16
 
+/* The most of the sender's name an acknowledgement shows, in characters, and the bytes
+ * that takes (4 per character at most, and the NUL). */
+#define CONTACT_ACK_NAME_MAX   60
+#define CONTACT_ACK_NAME_SIZE  (CONTACT_ACK_NAME_MAX * 4 + 1)
+
 
 /* Built once by contact_init() before the workers and consumers start; read-only after. */
 typedef struct {
@@ -33,6 +43,7 @@ typedef struct {
     char                  domain[MAIL_ADDR_MAX + 1];        /* of from_addr: Message-IDs */
     char                  shop_addr[MAIL_ADDR_MAX + 1];     /* FLORES_SHOP_EMAIL */
     char                  shop_name[MAIL_NAME_MAX * 4 + 1]; /* FLORES_SHOP_NAME */
+    long                  ack_per_day;    /* FLORES_ACK_PER_RECIPIENT_DAY */
 } contact_ctx_t;
 
 
@@ -50,6 +61,30 @@ const char *contact_subject_label(const char *subject);
 extern const char *const  contact_subjects[];
 /* Whole pesos as the customer reads them: "$12.990". */
 void contact_clp(int64_t amount, char out[32]);
+
+
+/* The acknowledgement goes to an address nobody verified, so it carries nothing the
+ * sender chose but their name, and only a name that cannot advertise anything. */
+
+/* The name as an acknowledgement may show it: at most its first 60 characters (a UTF-8
+ * sequence is never cut; blanks left at the cut are dropped).  Returns 1 with out filled,
+ * or 0 with out "" when the name must not be shown at all: it has something link-like
+ * anywhere (even past the cut): ":/" (so "://") or ":\\", "www.", "@", "<", ">", a full
+ * stop (or one of its Unicode look-alikes) with a non-blank on both sides as in a host
+ * name "x.cl"; an invisible formatting character (zero-width, bidirectional override,
+ * BOM), a control character; it is not UTF-8, or blank.  The acknowledgement then greets
+ * neutrally. */
+int contact_ack_name(const char *name, char out[CONTACT_ACK_NAME_SIZE]);
+/* What acknowledgements are counted under for one recipient: the lower-case hex SHA-256
+ * of the address normalised by the shop's one email rule (leading and trailing SP, HT, LF,
+ * VT, FF, CR removed, ASCII letters lower-cased, nothing else changed).  A hash, so that
+ * the count does not keep anyone's address. */
+void contact_ack_key(const char *addr, char out[65]);
+/* The fixed label of a subject given as its enum value or its label; "Otro" for anything
+ * else, so that no free text takes its place. */
+const char *contact_subject_fixed(const char *s);
+/* 1 when s is a ticket as contact_ticket_new() makes them. */
+int contact_ticket_ok(const char *s);
 
 
 /* handlers.c */

@@ -27,10 +27,10 @@ int
 contact_submit(fv_req_t *r)
 {
     const contact_ctx_t  *ctx = fv_server_data(fv_req_server(r));
-    json_object          *shop, *ack, *event, *vars, *data;
+    json_object          *shop, *ack, *event, *vars, *ack_vars, *data;
     const char           *name, *email, *phone, *subject, *message, *label;
     char                  ticket[CONTACT_TICKET_LEN + 1], e164[CONTACT_PHONE_LEN + 1];
-    char                  event_id[37], now[25];
+    char                  event_id[37], now[25], ack_name[CONTACT_ACK_NAME_SIZE];
     int                   rc, queued;
 
     shop = ack = event = NULL;
@@ -69,13 +69,18 @@ contact_submit(fv_req_t *r)
     json_object_object_add(vars, "submittedAt", json_object_new_string(now));
 
     /* To the shop, answerable straight to the sender. */
-    shop = contact_mail("contact_shop", ctx->shop_addr, ctx->shop_name, email, name,
-                        json_object_get(vars));
+    shop = contact_mail("contact_shop", ctx->shop_addr, ctx->shop_name, email, name, vars);
 
-    /* To the sender: the ticket, without what they wrote.  The address is unverified, and
-     * an acknowledgement echoing free text to any address would make the form a relay for
-     * other people's spam. */
-    ack = contact_mail("contact_ack", email, name, NULL, NULL, vars);
+    /* To the sender: the ticket, the subject's fixed label and at most a short name
+     * without links; nothing else they wrote.  The address is unverified, and an
+     * acknowledgement echoing free text to any address would make the form a relay for
+     * other people's spam.  The mailer applies the same rules again, and counts. */
+    (void) contact_ack_name(name, ack_name);
+    ack_vars = json_object_new_object();
+    json_object_object_add(ack_vars, "ticket", json_object_new_string(ticket));
+    json_object_object_add(ack_vars, "name", json_object_new_string(ack_name));
+    json_object_object_add(ack_vars, "subject", json_object_new_string(label));
+    ack = contact_mail("contact_ack", email, ack_name, NULL, NULL, ack_vars);
 
     event = json_object_new_object();
     json_object_object_add(event, "ticket", json_object_new_string(ticket));

@@ -73,7 +73,9 @@ int mail_addr_ok(const char *s);
  * conf/mail/<name>.txt starts with a "Subject: ..." line and an empty line, then the plain
  * text; <name>.html is the HTML alternative.  {{var}} takes the value of a variable:
  * as it is in the subject (control characters become spaces) and the text, HTML-escaped
- * in the HTML.  Every template is read and checked once, at start. */
+ * in the HTML.  Every template is read and checked once, at start; contact_ack may use
+ * only {{ticket}}, {{name}}, {{greeting}} and {{subject}}, the variables the mailer fills
+ * from what may be shown to an unverified address. */
 
 typedef enum {
     MAIL_TPL_CONTACT_SHOP = 0,

@@ -28,6 +28,12 @@
  * after the 250 and before the COMMIT returns can send a mail twice: the window every SMTP
  * client has.
  *
+ * An acknowledgement (contact_ack) is the one mail whose recipient nobody verified: the
+ * contact form's sender may name any address.  Whoever asked for it, the mailer builds its
+ * variables afresh from what may be shown (contact_ack_name(), contact_subject_fixed(),
+ * the form's ticket) and mails at most FLORES_ACK_PER_RECIPIENT_DAY of them to one address
+ * per UTC day (mailer_ack_quota() below).
+ *
  * A request that can never be sent (unknown template, a missing placeholder, a bad
  * address) is rejected at once to the dead-letter queue.  Message contents and template
  * variables are never logged: they hold personal data and password-reset links.
@@ -108,6 +114,10 @@ static const char *const  order_status_text[][2] = {
 
 static int mailer_send(fv_worker_t *w, const char *consumer, const char *event_id,
     const mailer_req_t *m);
+static int mailer_ack_quota(fv_worker_t *w, long limit, const char *key);
+static void mailer_ack_purge(fv_worker_t *w);
+static json_object *mailer_ack_vars(const char *event_id, json_object *vars,
+    const char *to_name, char name[CONTACT_ACK_NAME_SIZE], int *shown);
 static json_object *mailer_data(const char *type, const char *event_id, json_object *event,
     const fv_field_t *spec);
 static const char *mailer_str(json_object *o, const char *key);
@@ -120,6 +130,8 @@ contact_mail_requested(fv_worker_t *w, const char *type, const char *event_id,
 {
     mailer_req_t   m;
     json_object   *data;
+    char           name[CONTACT_ACK_NAME_SIZE];
+    int            shown, rc;
 
     data = mailer_data(type, event_id, event, request_spec);
     if (data == NULL) {
@@ -137,7 +149,146 @@ contact_mail_requested(fv_worker_t *w, const char *type, const char *event_id,
         m.reply_to = NULL;
     }
 
-    return mailer_send(w, MAILER_CONSUMER, event_id, &m);
+    if (m.tpl != MAIL_TPL_CONTACT_ACK) {
+        return mailer_send(w, MAILER_CONSUMER, event_id, &m);
+    }
+
+    /* Not a word of the request's own text beyond what the rules let through; no
+     * Reply-To (the recipient has nothing to answer). */
+    m.vars = mailer_ack_vars(event_id, m.vars, m.to_name, name, &shown);
+    if (m.vars == NULL) {
+        return FV_REJECT;
+    }
+
+    m.to_name = shown ? name : NULL;
+    m.reply_to = NULL;
+    m.reply_name = NULL;
+
+    rc = mailer_send(w, MAILER_CONSUMER, event_id, &m);
+
+    json_object_put(m.vars);
+    return rc;
+}
+
+
+/*
+ * The acknowledgements of one recipient are counted where they are mailed, not where the
+ * form asks for them: here the count commits with the record of the mail and only after
+ * the SMTP server accepted it, so it counts exactly the acknowledgements that went out.  A
+ * request retried after a 4xx, or dead-lettered, counts nothing; a duplicate delivery is
+ * dropped above, before counting; a request from anything else than the form counts the
+ * same; and the form keeps answering without PostgreSQL.
+ *
+ * In the open transaction, for (today in UTC, key):
+ *
+ *   INSERT the row with sent = 0 unless it exists
+ *   UPDATE sent = sent + 1 WHERE sent < limit    a row back: send it (1)
+ *   otherwise UPDATE skipped = skipped + 1       skip it (0)
+ *
+ * Two mailers on one recipient queue on the row: the second waits for the first's
+ * transaction (in its INSERT when the row is new, else in its UPDATE), then, under READ
+ * COMMITTED, counts on what the first committed, or on nothing if it rolled back.  The row stays locked while the SMTP server talks: at worst
+ * acknowledgements to one address go out one at a time.  The day is the transaction's
+ * now() in UTC, one value for all three statements.
+ */
+
+static int
+mailer_ack_quota(fv_worker_t *w, long limit, const char *key)
+{
+    static const char  *sql[3] = {
+        "INSERT INTO ack_sent (day, recipient) "
+        "VALUES ((now() AT TIME ZONE 'UTC')::date, $1) ON CONFLICT DO NOTHING",
+        "UPDATE ack_sent SET sent = sent + 1 "
+        "WHERE day = (now() AT TIME ZONE 'UTC')::date AND recipient = $1 AND sent < $2::int "
+        "RETURNING sent",
+        "UPDATE ack_sent SET skipped = skipped + 1 "
+        "WHERE day = (now() AT TIME ZONE 'UTC')::date AND recipient = $1"
+    };
+    const char         *params[2];
+    char                lim[24];
+    PGresult           *res;
+    int                 i, rc;
+
+    (void) snprintf(lim, sizeof(lim), "%ld", limit);
+    params[0] = key;
+    params[1] = lim;
+
+    for (i = 0; i < 3; i++) {
+        res = fv_pg_exec(w, sql[i], i == 1 ? 2 : 1, params);
+        if (res == NULL) {
+            return FV_STORE_DOWN;
+        }
+
+        if (!fv_pg_ok(res)) {
+            PQclear(res);
+            return FV_ERROR;
+        }
+
+        rc = i == 1 && PQntuples(res) == 1;
+        PQclear(res);
+
+        if (rc) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* Counts older than a week have served their purpose; a failure here costs nothing but a
+ * log line (the next acknowledgement tries again). */
+
+static void
+mailer_ack_purge(fv_worker_t *w)
+{
+    PGresult  *res;
+
+    res = fv_pg_exec(w, "DELETE FROM ack_sent "
+                        "WHERE day < (now() AT TIME ZONE 'UTC')::date - 7", 0, NULL);
+    if (res != NULL) {
+        (void) fv_pg_ok(res);
+        PQclear(res);
+    }
+}
+
+
+/* The acknowledgement's variables: ticket (the form's shape, else the request is refused:
+ * it goes into the Subject), name and greeting ("Hola Ana Rosa", or "Hola" when the name
+ * may not be shown), subject (a fixed label).  The name is the variable's, or the
+ * recipient's display name when the request has none. */
+
+static json_object *
+mailer_ack_vars(const char *event_id, json_object *vars, const char *to_name,
+    char name[CONTACT_ACK_NAME_SIZE], int *shown)
+{
+    json_object  *out;
+    const char   *ticket, *given;
+    char          greeting[CONTACT_ACK_NAME_SIZE + 8];
+
+    ticket = mailer_str(vars, "ticket");
+    if (!contact_ticket_ok(ticket)) {
+        fv_log(FV_LOG_WARN, "mail %s (contact_ack) refused: no ticket of the contact form's",
+               event_id);
+        return NULL;
+    }
+
+    given = mailer_str(vars, "name");
+    if (given[0] == '\0') {
+        given = to_name;
+    }
+
+    *shown = contact_ack_name(given, name);
+    (void) snprintf(greeting, sizeof(greeting), *shown ? "Hola %s" : "Hola", name);
+
+    out = json_object_new_object();
+    json_object_object_add(out, "ticket", json_object_new_string(ticket));
+    json_object_object_add(out, "name", json_object_new_string(name));
+    json_object_object_add(out, "greeting", json_object_new_string(greeting));
+    json_object_object_add(out, "subject", json_object_new_string(
+        contact_subject_fixed(mailer_str(vars, "subject"))));
+
+    return out;
 }
 
 
@@ -238,10 +389,10 @@ mailer_send(fv_worker_t *w, const char *consumer, const char *event_id,
     mail_message_t          msg;
     mail_buf_t              subject, text, html, out;
     mail_send_e             verdict;
-    char                    bad[72], id[MAIL_ADDR_MAX + 64], why[256];
+    char                    bad[72], id[MAIL_ADDR_MAX + 64], why[256], key[65];
     const char             *tname;
     long                    code;
-    int                     rc = FV_ERROR, seen, open;
+    int                     rc = FV_ERROR, seen, open, allowed;
 
     mail_buf_init(&subject);
     mail_buf_init(&text);
@@ -309,6 +460,28 @@ mailer_send(fv_worker_t *w, const char *consumer, const char *event_id,
         goto out;
     }
 
+    if (m->tpl == MAIL_TPL_CONTACT_ACK) {
+        contact_ack_key(m->to, key);
+
+        allowed = mailer_ack_quota(w, ctx->ack_per_day, key);
+        if (allowed < 0) {
+            rc = allowed;
+            goto out;
+        }
+
+        if (!allowed) {
+            /* Handled by not sending it: the request is recorded, the count too. */
+            open = 0;
+            rc = fv_pg_commit(w);
+            if (rc == FV_OK) {
+                fv_log(FV_LOG_INFO, "mail %s (%s) skipped: recipient %.12s had its %ld "
+                       "acknowledgements of the day (FLORES_ACK_PER_RECIPIENT_DAY)",
+                       event_id, tname, key, ctx->ack_per_day);
+            }
+            goto out;
+        }
+    }
+
     verdict = mail_smtp_send(&ctx->smtp, ctx->from_addr, m->to, out.data, out.len, &code,
                              why, sizeof(why));
 
@@ -323,6 +496,9 @@ mailer_send(fv_worker_t *w, const char *consumer, const char *event_id,
             goto out;
         }
         fv_log(FV_LOG_INFO, "mail %s (%s) sent, SMTP %ld", event_id, tname, code);
+        if (m->tpl == MAIL_TPL_CONTACT_ACK) {
+            mailer_ack_purge(w);
+        }
         break;
 
     case MAIL_TEMPFAIL:

@@ -58,8 +58,9 @@ static int contact_conf_name(const fv_conf_t *conf, const char *key, const char 
     char *out, size_t size);
 
 
-/* PostgreSQL (schema "mail") holds only the ids of the mails already sent; requests
- * never touch it, the consumers do. */
+/* PostgreSQL (schema "mail") holds only the ids of the mails already sent and, per day,
+ * how many acknowledgements each recipient (a hash of the address) got; requests never
+ * touch it, the consumers do. */
 static const fv_service_t  contact_service = {
     CONTACT_SERVICE,
     contact_routes,
@@ -111,6 +112,9 @@ contact_init(fv_server_t *s)
     }
 
     (void) strcpy(ctx->domain, strchr(ctx->from_addr, '@') + 1);
+
+    ctx->ack_per_day = fv_conf_long(conf, "FLORES_ACK_PER_RECIPIENT_DAY", CONTACT_ACK_PER_DAY,
+                                    0, CONTACT_ACK_PER_DAY_MAX);
 
     dir = fv_conf_str(conf, "FLORES_MAIL_TEMPLATE_DIR", CONTACT_MAIL_TEMPLATE_DIR);
     if (mail_templates_load(&ctx->templates, dir) != 0) {

@@ -24,8 +24,17 @@ const char *const  mail_template_names[] = {
 };
 
 
+/* The only variables an acknowledgement template may use: the mailer fills them from what
+ * may be shown to an unverified address (mailer.c).  A shop that edits contact_ack to add
+ * {{message}} or {{email}} is stopped at start, not left with mails refused later. */
+static const char *const  mail_ack_vars[] = {
+    "ticket", "name", "greeting", "subject", NULL
+};
+
+
 static char *mail_read_file(const char *dir, const char *name, const char *ext);
-static int mail_check_placeholders(const char *tpl, const char *file);
+static int mail_check_placeholders(const char *tpl, const char *file,
+    const char *const *allowed);
 static int mail_var_name(const char *p, size_t *len);
 static void mail_escape_html(mail_buf_t *b, const char *s, size_t len);
 static void mail_header_text(mail_buf_t *b, const char *s, size_t len);
@@ -49,9 +58,10 @@ mail_template_find(const char *name)
 int
 mail_templates_load(mail_templates_t *t, const char *dir)
 {
-    mail_template_t  *tpl;
-    char             *text, *nl, *body;
-    int               i;
+    mail_template_t     *tpl;
+    const char *const   *allowed;
+    char                *text, *nl, *body;
+    int                  i;
 
     memset(t, 0, sizeof(*t));
 
@@ -89,9 +99,11 @@ mail_templates_load(mail_templates_t *t, const char *dir)
             goto failed;
         }
 
-        if (mail_check_placeholders(tpl->subject, mail_template_names[i]) != 0
-            || mail_check_placeholders(tpl->text, mail_template_names[i]) != 0
-            || mail_check_placeholders(tpl->html, mail_template_names[i]) != 0)
+        allowed = i == MAIL_TPL_CONTACT_ACK ? mail_ack_vars : NULL;
+
+        if (mail_check_placeholders(tpl->subject, mail_template_names[i], allowed) != 0
+            || mail_check_placeholders(tpl->text, mail_template_names[i], allowed) != 0
+            || mail_check_placeholders(tpl->html, mail_template_names[i], allowed) != 0)
         {
             goto failed;
         }
@@ -194,19 +206,35 @@ mail_var_name(const char *p, size_t *len)
 }
 
 
-/* Every "{{" must open a well-formed placeholder: a typo is found at start, not when a
- * customer's mail goes out with braces in it. */
+/* Every "{{" must open a well-formed placeholder, and one of allowed when that is not
+ * NULL: a typo is found at start, not when a customer's mail goes out with braces in it. */
 
 static int
-mail_check_placeholders(const char *tpl, const char *file)
+mail_check_placeholders(const char *tpl, const char *file, const char *const *allowed)
 {
     const char  *p;
-    size_t       len;
+    size_t       len, i;
 
     for (p = strstr(tpl, "{{"); p != NULL; p = strstr(p + 2, "{{")) {
         if (!mail_var_name(p, &len)) {
             fv_log(FV_LOG_ERROR, "mail template %s: \"{{\" that is not a {{name}} "
                    "placeholder: %.20s", file, p);
+            return -1;
+        }
+
+        if (allowed == NULL) {
+            continue;
+        }
+
+        for (i = 0; allowed[i] != NULL; i++) {
+            if (strlen(allowed[i]) == len && strncmp(allowed[i], p + 2, len) == 0) {
+                break;
+            }
+        }
+
+        if (allowed[i] == NULL) {
+            fv_log(FV_LOG_ERROR, "mail template %s: {{%.*s}} is not one of the variables "
+                   "it may show (ticket, name, greeting, subject)", file, (int) len, p + 2);
             return -1;
         }
     }

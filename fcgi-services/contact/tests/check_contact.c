@@ -425,6 +425,39 @@ START_TEST(shipped_templates_load)
 END_TEST
 
 
+/* Protects: an acknowledgement template edited to show {{message}} (or anything but its
+ * four variables) stops the start instead of mailing the sender's text to anyone. */
+START_TEST(ack_template_may_show_only_its_variables)
+{
+    static const char *const  bad[] = { "{{message}}", "{{email}}", "{{phone}}", NULL };
+    mail_templates_t  t;
+    char              dir[] = "/tmp/flores-tpl-XXXXXX", path[256], cmd[1024];
+    FILE             *f;
+    size_t            i;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    (void) snprintf(cmd, sizeof(cmd), "cp %s/*.txt %s/*.html %s/", CONTACT_MAIL_TEMPLATE_DIR,
+                    CONTACT_MAIL_TEMPLATE_DIR, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(mail_templates_load(&t, dir), 0);
+    mail_templates_free(&t);
+
+    (void) snprintf(path, sizeof(path), "%s/contact_ack.txt", dir);
+    for (i = 0; bad[i] != NULL; i++) {
+        f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        (void) fprintf(f, "Subject: Recibimos tu mensaje ({{ticket}})\n\n{{greeting}}:\n%s\n",
+                       bad[i]);
+        (void) fclose(f);
+        ck_assert_msg(mail_templates_load(&t, dir) == -1, "loaded with %s", bad[i]);
+    }
+
+    (void) snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+
 START_TEST(render_escapes_per_context)
 {
     json_object  *vars;
@@ -612,6 +645,149 @@ START_TEST(prices_in_pesos)
 END_TEST
 
 
+/* ---- the acknowledgement: what of the sender's it may carry ---------------------------- */
+
+/* Protects: the acknowledgement goes to an unverified address, so the only text of the
+ * sender's it shows is a name of at most 60 characters in which nothing looks like a link. */
+START_TEST(ack_names_plain_ones_are_kept)
+{
+    static const char *const  kept[][2] = {
+        { "Ana Rosa",                 "Ana Rosa" },
+        { "José Pérez-Ñuñez",         "José Pérez-Ñuñez" },
+        { "Sra. Pérez",               "Sra. Pérez" },
+        { "Ana M.",                   "Ana M." },
+        { "O'Higgins & Cía",          "O'Higgins & Cía" },
+        { "María (florería)",         "María (florería)" },
+        { NULL, NULL }
+    };
+    char    out[CONTACT_ACK_NAME_SIZE];
+    size_t  i;
+
+    for (i = 0; kept[i][0] != NULL; i++) {
+        ck_assert_msg(contact_ack_name(kept[i][0], out) == 1, "refused \"%s\"", kept[i][0]);
+        ck_assert_str_eq(out, kept[i][1]);
+    }
+}
+END_TEST
+
+
+START_TEST(ack_names_link_like_ones_are_dropped)
+{
+    static const char *const  dropped[] = {
+        "Ana https://evil.example", "http:/x", "http:\\\\x", "ftp://x", "Gana en www.premios",
+        "WWW.PREMIOS", "oferta.com", "Visita x.cl ya", "1.2.3.4", "evil . com y evil.c",
+        "ana@spam", "Ana <b>", "Ana >", "<", "evil\xe3\x80\x82" "com",        /* 。 */
+        "evil\xef\xbc\x8e" "com", "evil\xef\xbd\xa1" "com",                  /* ． ｡ */
+        "Ana \xe2\x80\xae" "moc.live",                                        /* RLO */
+        "Ana\xe2\x80\x8b" "Rosa", "Ana\xef\xbb\xbf",                          /* ZWSP, BOM */
+        "Ana \xc2\x85", "Ana\tRosa", "Ana\x7f",                               /* controls */
+        "Ana \xc3", "Ana \xc3\x28", "\xed\xa0\x80", "\xf8\x88\x80\x80\x80",   /* not UTF-8 */
+        "\xc0\xae",                                                           /* overlong . */
+        "", "   ", NULL
+    };
+    char    out[CONTACT_ACK_NAME_SIZE];
+    size_t  i;
+
+    for (i = 0; dropped[i] != NULL; i++) {
+        strcpy(out, "not cleared");
+        ck_assert_msg(contact_ack_name(dropped[i], out) == 0, "kept \"%s\"", dropped[i]);
+        ck_assert_str_eq(out, "");
+    }
+}
+END_TEST
+
+
+/* Protects: the cut counts characters, never splits one, and a link after the cut still
+ * drops the whole name (the check reads all of it). */
+START_TEST(ack_names_are_cut_to_60_characters)
+{
+    char    in[1024], out[CONTACT_ACK_NAME_SIZE], want[1024];
+    size_t  i;
+
+    /* 200 two-byte characters: 60 kept, 120 bytes. */
+    in[0] = '\0';
+    for (i = 0; i < 200; i++) {
+        strcat(in, "\xc3\xb1");
+    }
+    ck_assert_int_eq(contact_ack_name(in, out), 1);
+    ck_assert_uint_eq(strlen(out), 120);
+    ck_assert(strncmp(out, in, 120) == 0);
+
+    /* Four-byte characters (a rose), 61 of them: 60 kept. */
+    in[0] = '\0';
+    for (i = 0; i < 61; i++) {
+        strcat(in, "\xf0\x9f\x8c\xb9");
+    }
+    ck_assert_int_eq(contact_ack_name(in, out), 1);
+    ck_assert_uint_eq(strlen(out), 240);
+
+    /* Exactly 60: kept whole. */
+    memset(in, 'a', 60);
+    in[60] = '\0';
+    ck_assert_int_eq(contact_ack_name(in, out), 1);
+    ck_assert_str_eq(out, in);
+
+    /* A blank at the cut is not left dangling. */
+    memset(in, 'a', 59);
+    strcpy(in + 59, " Rosa");
+    memset(want, 'a', 59);
+    want[59] = '\0';
+    ck_assert_int_eq(contact_ack_name(in, out), 1);
+    ck_assert_str_eq(out, want);
+
+    /* The link lies past the 60th character: the name is dropped all the same. */
+    memset(in, 'a', 70);
+    strcpy(in + 70, " x.cl");
+    ck_assert_int_eq(contact_ack_name(in, out), 0);
+    ck_assert_str_eq(out, "");
+}
+END_TEST
+
+
+/* Protects: one recipient is one count however the address is written (DESIGN's one email
+ * rule: the blanks SP HT LF VT FF CR trimmed, ASCII letters lower-cased, nothing else). */
+START_TEST(ack_keys_normalise_the_address)
+{
+    char  a[65], b[65];
+
+    contact_ack_key("ana@example.com", a);
+    ck_assert_uint_eq(strlen(a), 64);
+    /* sha256("ana@example.com") */
+    ck_assert_str_eq(a, "8e43ca37701228e74983efdbd0cff5c16b3b1e5d4e29a7c05626d4d25a018e11");
+
+    contact_ack_key(" \t\n\v\f\rAna@Example.COM \r\n", b);
+    ck_assert_str_eq(a, b);
+
+    /* Nothing else changes: inner blanks, a no-break space, non-ASCII letters. */
+    contact_ack_key("\xc2\xa0" "ana@example.com", b);
+    ck_assert_str_ne(a, b);
+    contact_ack_key("an a@example.com", b);
+    ck_assert_str_ne(a, b);
+    contact_ack_key("\xc3\x91" "ana@example.com", a);
+    contact_ack_key("\xc3\xb1" "ana@example.com", b);
+    ck_assert_str_ne(a, b);
+}
+END_TEST
+
+
+START_TEST(ack_subjects_and_tickets)
+{
+    ck_assert_str_eq(contact_subject_fixed("cotizacion"), "Cotización");
+    ck_assert_str_eq(contact_subject_fixed("Cotización"), "Cotización");
+    ck_assert_str_eq(contact_subject_fixed("Reclamo"), "Reclamo");
+    ck_assert_str_eq(contact_subject_fixed("Compra en https://spam.example"), "Otro");
+    ck_assert_str_eq(contact_subject_fixed(""), "Otro");
+
+    ck_assert_int_eq(contact_ticket_ok("CT-20261207-7K3M9Q"), 1);
+    ck_assert_int_eq(contact_ticket_ok("CT-20261207-7K3M9"), 0);
+    ck_assert_int_eq(contact_ticket_ok("CT-20261207-7K3M9QQ"), 0);
+    ck_assert_int_eq(contact_ticket_ok("CT-2026120X-7K3M9Q"), 0);
+    ck_assert_int_eq(contact_ticket_ok("CT-20261207-7K3M9U"), 0);
+    ck_assert_int_eq(contact_ticket_ok("www.spam.cl-7K3M9Q"), 0);
+}
+END_TEST
+
+
 int
 main(void)
 {
@@ -646,6 +822,7 @@ main(void)
     tc = tcase_create("templates");
     tcase_add_test(tc, shipped_templates_load);
     tcase_add_test(tc, render_escapes_per_context);
+    tcase_add_test(tc, ack_template_may_show_only_its_variables);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("smtp");
@@ -657,6 +834,14 @@ main(void)
     tcase_add_test(tc, phones_chilean_and_international);
     tcase_add_test(tc, tickets_are_dated_and_random);
     tcase_add_test(tc, prices_in_pesos);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("acknowledgement");
+    tcase_add_test(tc, ack_names_plain_ones_are_kept);
+    tcase_add_test(tc, ack_names_link_like_ones_are_dropped);
+    tcase_add_test(tc, ack_names_are_cut_to_60_characters);
+    tcase_add_test(tc, ack_keys_normalise_the_address);
+    tcase_add_test(tc, ack_subjects_and_tickets);
     suite_add_tcase(s, tc);
 
     sr = srunner_create(s);
