@@ -63,6 +63,11 @@
 
 #define NGX_HTTP_FLORES_LIMIT_JSON_PREFIX  "flores_limit_json_"
 
+/* what the email rule trims: SP, HT, LF, VT, FF, CR (fv_is_space) */
+#define ngx_http_flores_limit_space(c)                                        \
+    ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\v'                 \
+     || (c) == '\f' || (c) == '\r')
+
 /* "<zone>";r=<remaining>;t=<seconds> */
 #define NGX_HTTP_FLORES_LIMIT_HEADER_LEN                                      \
     (NGX_HTTP_FLORES_LIMIT_NAME_MAX + sizeof("\"\";r=;t=") - 1                \
@@ -1419,10 +1424,13 @@ ngx_http_flores_limit_result_variable(ngx_http_request_t *r,
 
 /*
  * $flores_limit_json_<name>: the top-level string member <name> of the
- * request's JSON body, without surrounding white space and in ASCII lower
- * case (so that "Ana@X.cl " and "ana@x.cl" are one key); empty when the
- * body was not read (only a limit whose key uses the variable reads it),
- * is not in memory, is not a JSON object, or has no such string member.
+ * request's JSON body, normalised by the services' one rule for emails:
+ * leading and trailing SP, HT, LF, VT, FF and CR removed, ASCII letters in
+ * lower case, nothing else changed (lib/fv_valid.c reads the email the
+ * same way, so one account is one key: "\fAna@X.cl " is "ana@x.cl").
+ * Empty when the body was not read (only a limit whose key uses the
+ * variable reads it), is not in memory, is not a JSON object, or has no
+ * such string member.
  */
 
 static ngx_int_t
@@ -1519,14 +1527,12 @@ ngx_http_flores_limit_json_variable(ngx_http_request_t *r,
     s = json_object_get_string(member);
     slen = (size_t) json_object_get_string_len(member);
 
-    while (slen && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')) {
+    while (slen && ngx_http_flores_limit_space(*s)) {
         s++;
         slen--;
     }
 
-    while (slen && (s[slen - 1] == ' ' || s[slen - 1] == '\t'
-                    || s[slen - 1] == '\r' || s[slen - 1] == '\n'))
-    {
+    while (slen && ngx_http_flores_limit_space(s[slen - 1])) {
         slen--;
     }
 
