@@ -29,6 +29,19 @@
  * requests at once, then one every T: in any interval of length t at most
  * N + burst + floor(t / T) requests pass. A key whose tat has passed is at
  * rest, exactly like a key never seen, so its node may be freed any time.
+ *
+ * A failures-only limit (status=) must not let parallel attempts through
+ * because none of them is answered yet. So each admitted request reserves
+ * one unit: the key also keeps the number of requests in flight, pending,
+ * each held as a whole T that does not drain, and admits while
+ * max(tat, now) - now + pending * T <= tau. When the answer is known the
+ * reservation ends: an answer with a counted status becomes a failure that
+ * arrived when its request was admitted, tat = max(tat, admitted) + T;
+ * any other ending just gives the unit back. Reserved units never drain,
+ * and failures applied out of order only raise tat, so in any interval of
+ * length t at most N + burst + floor(t / T) of the requests admitted then
+ * end as failures or are still in flight: from a key at rest, N + burst
+ * parallel attempts reach the service, not one more.
  */
 
 #define NGX_HTTP_FLORES_LIMIT_NSEC        1000000000
@@ -50,6 +63,11 @@
 
 #define NGX_HTTP_FLORES_LIMIT_JSON_PREFIX  "flores_limit_json_"
 
+/* what the email rule trims: SP, HT, LF, VT, FF, CR (fv_is_space) */
+#define ngx_http_flores_limit_space(c)                                        \
+    ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\v'                 \
+     || (c) == '\f' || (c) == '\r')
+
 /* "<zone>";r=<remaining>;t=<seconds> */
 #define NGX_HTTP_FLORES_LIMIT_HEADER_LEN                                      \
     (NGX_HTTP_FLORES_LIMIT_NAME_MAX + sizeof("\"\";r=;t=") - 1                \
@@ -63,6 +81,10 @@ typedef struct {
     ngx_queue_t                      queue;
     /* theoretical arrival time, ns */
     uint64_t                         tat;
+    /* failures-only: requests admitted and not yet answered */
+    uint32_t                         pending;
+    /* the zone's count of nodes created when this one was */
+    uint32_t                         gen;
     u_char                           data[1];
 } ngx_http_flores_limit_node_t;
 
@@ -73,6 +95,8 @@ typedef struct {
     /* most recently used first */
     ngx_queue_t                      queue;
     ngx_uint_t                       keys;
+    /* nodes created so far: tells a reservation's node from a newer one */
+    uint32_t                         gen;
     /* counters for the metrics, changed under the zone's mutex */
     uint64_t                         passed;
     uint64_t                         rejected;
@@ -142,6 +166,10 @@ typedef struct {
     /* requests the key still admits now; ns until the key is at rest */
     ngx_uint_t                       remaining;
     uint64_t                         wait;
+    /* failures-only: when the unit was reserved (ns), in which node */
+    uint64_t                         admitted;
+    uint32_t                         gen;
+    /* tat advanced, or a unit reserved (failures-only) */
     unsigned                         consumed:1;
     /* over the limit: refused, or only logged in dry-run mode */
     unsigned                         refused:1;
@@ -168,8 +196,8 @@ typedef struct {
     ngx_str_t                        result;
     unsigned                         headers:1;
     unsigned                         refused:1;
-    /* the failures-only limits have seen the answer's status */
-    unsigned                         paid:1;
+    /* the failures-only reservations have ended */
+    unsigned                         settled:1;
     u_char                           ratelimit[NGX_HTTP_FLORES_LIMIT_HEADER_LEN];
     u_char                           retry_after[NGX_INT64_LEN];
 } ngx_http_flores_limit_req_t;
@@ -184,15 +212,15 @@ static ngx_int_t ngx_http_flores_limit_decide(ngx_http_request_t *r,
     ngx_http_flores_limit_conf_t *lcf, ngx_http_flores_limit_req_t *lr);
 static ngx_int_t ngx_http_flores_limit_reject(ngx_http_request_t *r,
     ngx_http_flores_limit_req_t *lr, ngx_http_flores_limit_key_t *k);
-static void ngx_http_flores_limit_pay(ngx_http_request_t *r,
-    ngx_http_flores_limit_req_t *lr, ngx_uint_t status);
+static void ngx_http_flores_limit_settle(ngx_http_flores_limit_req_t *lr,
+    ngx_uint_t status);
 static ngx_int_t ngx_http_flores_limit_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_flores_limit_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_flores_limit_lookup(ngx_http_flores_limit_key_t *k,
-    ngx_uint_t account, uint64_t now);
-static void ngx_http_flores_limit_refund(ngx_http_flores_limit_key_t *k);
-static void ngx_http_flores_limit_count(ngx_http_flores_limit_key_t *k,
     uint64_t now);
+static void ngx_http_flores_limit_refund(ngx_http_flores_limit_key_t *k);
+static void ngx_http_flores_limit_end(ngx_http_flores_limit_key_t *k,
+    ngx_uint_t failed);
 static void ngx_http_flores_limit_state(ngx_http_flores_limit_key_t *k,
     uint64_t used);
 static ngx_http_flores_limit_node_t *ngx_http_flores_limit_find(
@@ -349,11 +377,19 @@ ngx_http_flores_limit_get_req(ngx_http_request_t *r)
 }
 
 
+/*
+ * Marks the request's decision among the pool's cleanups, and ends the
+ * reservations of a request freed without its log phase having run.
+ */
+
 static void
 ngx_http_flores_limit_cleanup(void *data)
 {
-    /* only marks the request's decision among the pool's cleanups */
-    return;
+    ngx_http_flores_limit_req_t  *lr = data;
+
+    if (lr->state == NGX_HTTP_FLORES_LIMIT_DECIDED && !lr->settled) {
+        ngx_http_flores_limit_settle(lr, 0);
+    }
 }
 
 
@@ -513,8 +549,7 @@ ngx_http_flores_limit_decide(ngx_http_request_t *r,
         /* hashed before the zone is locked */
         k->hash = ngx_crc32_short(k->key.data, k->key.len);
 
-        /* a failures-only limit is paid once its answer is known */
-        rc = ngx_http_flores_limit_lookup(k, k->rule->nstatus == 0, now);
+        rc = ngx_http_flores_limit_lookup(k, now);
 
         if (rc == NGX_OK) {
             continue;
@@ -532,13 +567,15 @@ ngx_http_flores_limit_decide(ngx_http_request_t *r,
             continue;
         }
 
-        /* every limit must pass: the ones already paid are given back */
+        /* every limit must pass: what the others took is given back */
 
         for (j = 0; j < i; j++) {
             if (lr->keys[j].key.len && !lr->keys[j].over) {
                 ngx_http_flores_limit_refund(&lr->keys[j]);
             }
         }
+
+        lr->settled = 1;
 
         return ngx_http_flores_limit_reject(r, lr, k);
     }
@@ -599,42 +636,43 @@ ngx_http_flores_limit_reject(ngx_http_request_t *r,
 
 
 /*
- * Failures-only limits are paid when the answer's header goes out: its
- * status is final then (an error_page has already replaced the service's
- * answer), the RateLimit header can show the paid state, and the client
- * cannot send its next attempt before this one is counted. An answer whose
- * header is never sent (the client went away) is paid in the log phase.
+ * The reservations of failures-only limits end when the answer's header
+ * goes out: its status is final then (an error_page has already replaced
+ * the service's answer) and the RateLimit header can show the result. An
+ * answer with a counted status keeps its unit as a failure; any other
+ * status gives it back. A request that ends with no header sent (the
+ * client went away, the connection was dropped) gives it back too: the
+ * client learnt nothing, whatever the service decided. A failure to reach
+ * the service is answered 502, 503 or 504 by the gateway, which a
+ * failures-only limit never counts unless told to with status=.
  */
 
 static void
-ngx_http_flores_limit_pay(ngx_http_request_t *r,
-    ngx_http_flores_limit_req_t *lr, ngx_uint_t status)
+ngx_http_flores_limit_settle(ngx_http_flores_limit_req_t *lr,
+    ngx_uint_t status)
 {
-    uint64_t                      now;
-    ngx_uint_t                    i, j;
+    ngx_uint_t                    i, j, failed;
     ngx_http_flores_limit_key_t  *k;
 
-    lr->paid = 1;
-
-    if (lr->refused) {
-        return;
-    }
-
-    now = (uint64_t) ngx_current_msec * 1000000;
+    lr->settled = 1;
 
     for (i = 0; i < lr->nkeys; i++) {
         k = &lr->keys[i];
 
-        if (k->key.len == 0) {
+        if (!k->consumed || k->rule->nstatus == 0) {
             continue;
         }
 
+        failed = 0;
+
         for (j = 0; j < k->rule->nstatus; j++) {
             if (k->rule->status[j] == status) {
-                ngx_http_flores_limit_count(k, now);
+                failed = 1;
                 break;
             }
         }
+
+        ngx_http_flores_limit_end(k, failed);
     }
 }
 
@@ -657,8 +695,8 @@ ngx_http_flores_limit_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    if (!lr->paid) {
-        ngx_http_flores_limit_pay(r, lr, r->headers_out.status);
+    if (!lr->settled) {
+        ngx_http_flores_limit_settle(lr, r->headers_out.status);
     }
 
     if (!lr->headers) {
@@ -731,32 +769,36 @@ ngx_http_flores_limit_log_handler(ngx_http_request_t *r)
 {
     ngx_http_flores_limit_req_t  *lr;
 
+    if (r != r->main) {
+        /* a logged subrequest shares the main request's pool */
+        return NGX_OK;
+    }
+
     lr = ngx_http_flores_limit_get_req(r);
 
     if (lr == NULL
-        || lr->paid
+        || lr->settled
         || lr->state != NGX_HTTP_FLORES_LIMIT_DECIDED)
     {
         return NGX_OK;
     }
 
-    ngx_http_flores_limit_pay(r, lr,
-                              r->err_status ? r->err_status
-                                            : r->headers_out.status);
+    /* no header went out: nothing is counted */
+    ngx_http_flores_limit_settle(lr, 0);
 
     return NGX_OK;
 }
 
 
 /*
- * Checks the key against its zone and, when account is set and the request
- * is admitted, pays for it. Sets k->remaining and k->wait. NGX_OK: admitted;
- * NGX_BUSY: over the limit (nothing is paid).
+ * Checks the key against its zone and, when it is admitted, pays for it:
+ * advances tat, or for a failures-only limit reserves a unit. Sets
+ * k->remaining and k->wait. NGX_OK: admitted; NGX_BUSY: over the limit
+ * (nothing is paid).
  */
 
 static ngx_int_t
-ngx_http_flores_limit_lookup(ngx_http_flores_limit_key_t *k,
-    ngx_uint_t account, uint64_t now)
+ngx_http_flores_limit_lookup(ngx_http_flores_limit_key_t *k, uint64_t now)
 {
     uint64_t                       used;
     ngx_http_flores_limit_ctx_t   *ctx;
@@ -770,7 +812,12 @@ ngx_http_flores_limit_lookup(ngx_http_flores_limit_key_t *k,
 
     lr = ngx_http_flores_limit_find(ctx, k);
 
-    used = (lr != NULL && lr->tat > now) ? lr->tat - now : 0;
+    used = 0;
+
+    if (lr != NULL) {
+        used = (lr->tat > now) ? lr->tat - now : 0;
+        used += (uint64_t) lr->pending * ctx->interval;
+    }
 
     if (used > ctx->tolerance) {
         if (k->rule->dry_run) {
@@ -790,18 +837,24 @@ ngx_http_flores_limit_lookup(ngx_http_flores_limit_key_t *k,
         return NGX_BUSY;
     }
 
-    if (account) {
-        if (lr == NULL) {
-            lr = ngx_http_flores_limit_insert(ctx, k);
-        }
+    if (lr == NULL) {
+        lr = ngx_http_flores_limit_insert(ctx, k);
+    }
 
-        /* no node even after evictions: the request passes unlimited */
+    /* no node even after evictions: the request passes unlimited */
 
-        if (lr != NULL) {
+    if (lr != NULL) {
+        if (k->rule->nstatus) {
+            lr->pending++;
+            k->gen = lr->gen;
+            k->admitted = now;
+
+        } else {
             lr->tat = now + used + ctx->interval;
-            used += ctx->interval;
-            k->consumed = 1;
         }
+
+        used += ctx->interval;
+        k->consumed = 1;
     }
 
     ctx->sh->passed++;
@@ -832,7 +885,12 @@ ngx_http_flores_limit_refund(ngx_http_flores_limit_key_t *k)
     if (k->consumed) {
         lr = ngx_http_flores_limit_find(ctx, k);
 
-        if (lr != NULL) {
+        if (k->rule->nstatus) {
+            if (lr != NULL && lr->gen == k->gen && lr->pending) {
+                lr->pending--;
+            }
+
+        } else if (lr != NULL) {
             lr->tat = (lr->tat > ctx->interval) ? lr->tat - ctx->interval : 0;
         }
     }
@@ -848,43 +906,59 @@ ngx_http_flores_limit_refund(ngx_http_flores_limit_key_t *k)
 
 
 /*
- * Pays one failure. Failures that arrive together (each was checked before
- * the others were counted) may push the key past its tolerance; the debt is
- * capped at one more window, so a key is never locked out for longer than
- * tau + P after its last failure.
+ * Ends a failures-only reservation: the unit is given back, and when the
+ * answer failed, counted from the request's admission. A node evicted and
+ * created again meanwhile (another gen) no longer holds the reservation;
+ * a failure is still counted. Reservations never push a key past tau + T;
+ * the cap of one window beyond tau only matters for a failure counted in
+ * a node that lost its reservations.
  */
 
 static void
-ngx_http_flores_limit_count(ngx_http_flores_limit_key_t *k, uint64_t now)
+ngx_http_flores_limit_end(ngx_http_flores_limit_key_t *k, ngx_uint_t failed)
 {
-    uint64_t                       tat, max, used;
+    uint64_t                       tat, max, now, used;
     ngx_http_flores_limit_ctx_t   *ctx;
     ngx_http_flores_limit_node_t  *lr;
 
     ctx = k->ctx;
+    now = (uint64_t) ngx_current_msec * 1000000;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
     lr = ngx_http_flores_limit_find(ctx, k);
 
-    if (lr == NULL) {
-        lr = ngx_http_flores_limit_insert(ctx, k);
+    if (lr != NULL && lr->gen == k->gen && lr->pending) {
+        lr->pending--;
+    }
+
+    if (failed) {
+        if (lr == NULL) {
+            lr = ngx_http_flores_limit_insert(ctx, k);
+        }
+
+        if (lr != NULL) {
+            tat = (lr->tat > k->admitted ? lr->tat : k->admitted)
+                  + ctx->interval;
+            max = now + ctx->tolerance
+                  + (uint64_t) ctx->window * NGX_HTTP_FLORES_LIMIT_NSEC;
+
+            lr->tat = tat < max ? tat : max;
+        }
+
+        ctx->sh->failures++;
     }
 
     used = 0;
 
     if (lr != NULL) {
-        tat = (lr->tat > now ? lr->tat : now) + ctx->interval;
-        max = now + ctx->tolerance
-              + (uint64_t) ctx->window * NGX_HTTP_FLORES_LIMIT_NSEC;
-
-        lr->tat = tat < max ? tat : max;
-        used = lr->tat - now;
+        used = (lr->tat > now) ? lr->tat - now : 0;
+        used += (uint64_t) lr->pending * ctx->interval;
     }
 
-    ctx->sh->failures++;
-
     ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    k->consumed = 0;
 
     ngx_http_flores_limit_state(k, used);
 }
@@ -998,6 +1072,8 @@ ngx_http_flores_limit_insert(ngx_http_flores_limit_ctx_t *ctx,
 
     lr->len = (u_short) k->key.len;
     lr->tat = 0;
+    lr->pending = 0;
+    lr->gen = ++ctx->sh->gen;
 
     ngx_memcpy(lr->data, k->key.data, k->key.len);
 
@@ -1028,7 +1104,10 @@ ngx_http_flores_limit_delete(ngx_http_flores_limit_ctx_t *ctx,
 }
 
 
-/* under the zone's mutex: frees up to two least recently used keys at rest */
+/*
+ * Under the zone's mutex: frees up to two least recently used keys at rest
+ * (no reservation in flight either).
+ */
 
 static void
 ngx_http_flores_limit_expire(ngx_http_flores_limit_ctx_t *ctx, uint64_t now)
@@ -1046,7 +1125,7 @@ ngx_http_flores_limit_expire(ngx_http_flores_limit_ctx_t *ctx, uint64_t now)
         q = ngx_queue_last(&ctx->sh->queue);
         lr = ngx_queue_data(q, ngx_http_flores_limit_node_t, queue);
 
-        if (lr->tat > now) {
+        if (lr->tat > now || lr->pending) {
             return;
         }
 
@@ -1345,10 +1424,13 @@ ngx_http_flores_limit_result_variable(ngx_http_request_t *r,
 
 /*
  * $flores_limit_json_<name>: the top-level string member <name> of the
- * request's JSON body, without surrounding white space and in ASCII lower
- * case (so that "Ana@X.cl " and "ana@x.cl" are one key); empty when the
- * body was not read (only a limit whose key uses the variable reads it),
- * is not in memory, is not a JSON object, or has no such string member.
+ * request's JSON body, normalised by the services' one rule for emails:
+ * leading and trailing SP, HT, LF, VT, FF and CR removed, ASCII letters in
+ * lower case, nothing else changed (lib/fv_valid.c reads the email the
+ * same way, so one account is one key: "\fAna@X.cl " is "ana@x.cl").
+ * Empty when the body was not read (only a limit whose key uses the
+ * variable reads it), is not in memory, is not a JSON object, or has no
+ * such string member.
  */
 
 static ngx_int_t
@@ -1445,14 +1527,12 @@ ngx_http_flores_limit_json_variable(ngx_http_request_t *r,
     s = json_object_get_string(member);
     slen = (size_t) json_object_get_string_len(member);
 
-    while (slen && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')) {
+    while (slen && ngx_http_flores_limit_space(*s)) {
         s++;
         slen--;
     }
 
-    while (slen && (s[slen - 1] == ' ' || s[slen - 1] == '\t'
-                    || s[slen - 1] == '\r' || s[slen - 1] == '\n'))
-    {
+    while (slen && ngx_http_flores_limit_space(s[slen - 1])) {
         slen--;
     }
 
