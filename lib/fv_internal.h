@@ -141,6 +141,7 @@ typedef struct {
     int                   replied;
     int                   status;
     char                  request_id[FV_REQUEST_ID_MAX + 1];
+    char                  user_id[24];   /* the principal's id as text, r->user_id */
 } fv_req_impl_t;
 
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,23 +387,28 @@ fv_check(fv_req_t *r)
 {
     const fv_route_t  *rt = r->route;
     fv_errors_t       *e;
+    fv_principal_e     kind;
     char              *buf;
     size_t             len;
     fv_body_e          rc;
+    int                user;
 
-    if ((rt->access == FV_USER || rt->access == FV_ADMIN) && r->user_id == NULL) {
+    kind = r->principal.kind;
+    user = kind == FV_PRINCIPAL_CUSTOMER || kind == FV_PRINCIPAL_ADMIN;
+
+    if ((rt->access == FV_USER || rt->access == FV_ADMIN) && !user) {
         fv_reply_header(r, "WWW-Authenticate", "Bearer realm=\"flores-victoria\"");
         (void) fv_fail(r, 401, "UNAUTHORIZED", "Se requiere iniciar sesión");
         return -1;
     }
 
-    if (rt->access == FV_ADMIN && !fv_req_is_admin(r)) {
+    if (rt->access == FV_ADMIN && kind != FV_PRINCIPAL_ADMIN) {
         (void) fv_fail(r, 403, "FORBIDDEN", "No tiene permiso para realizar esta acción");
         return -1;
     }
 
-    if (rt->access == FV_SERVICE && !fv_req_is_service(r) && !fv_req_is_admin(r)) {
-        if (r->user_id == NULL) {
+    if (rt->access == FV_SERVICE && kind != FV_PRINCIPAL_SERVICE && kind != FV_PRINCIPAL_ADMIN) {
+        if (!user) {
             fv_reply_header(r, "WWW-Authenticate", "Bearer realm=\"flores-victoria\"");
             (void) fv_fail(r, 401, "UNAUTHORIZED", "Se requiere iniciar sesión");
         } else {
@@ -460,7 +466,7 @@ fv_dispatch(fv_worker_t *w, fv_io_t *io)
     const fv_route_t   *found = NULL;
     fv_route_e          m;
     char                allow[128], method[16];
-    char               *path = NULL, *user_id = NULL;
+    char               *path = NULL;
     unsigned char       rnd[16];
     double              t0;
     size_t              route_index, i;
@@ -515,17 +521,30 @@ fv_dispatch(fv_worker_t *w, fv_io_t *io)
     }
 
     r.request_id = impl.request_id;
-    r.user_id = fv_param_nonempty(io, "FLORES_USER_ID");
-    r.user_role = fv_param_nonempty(io, "FLORES_USER_ROLE");
-    r.user_email = fv_param_nonempty(io, "FLORES_USER_EMAIL");
+    route_index = s->nroutes + 2;       /* unmatched */
 
-    /* The role "service" is the internal listener's to give, never a token's. */
-    if (r.user_role != NULL && strcmp(r.user_role, "service") == 0 && !fv_req_internal(&r)) {
-        fv_log_req(&r, FV_LOG_WARN, "role \"service\" outside the internal listener ignored");
-        r.user_role = NULL;
+    /* Who is calling: nothing past this answers to a request whose identity parameters
+     * name nobody. */
+    if (fv_principal_parse(FCGX_GetParam("FLORES_USER_ID", io->envp),
+                           FCGX_GetParam("FLORES_USER_ROLE", io->envp),
+                           FCGX_GetParam("FLORES_INTERNAL", io->envp), &r.principal) != 0)
+    {
+        fv_log_req(&r, FV_LOG_WARN, "%s %.128s: FLORES_USER_ID and FLORES_USER_ROLE name no"
+                   " principal; refused", r.method, r.path);
+        fv_reply_header(&r, "WWW-Authenticate", "Bearer realm=\"flores-victoria\"");
+        (void) fv_fail(&r, 401, "UNAUTHORIZED", "La identidad de la solicitud no es válida");
+        goto done;
     }
 
-    route_index = s->nroutes + 2;       /* unmatched */
+    if (r.principal.kind != FV_PRINCIPAL_ANONYMOUS) {
+        r.user_role = fv_principal_name(r.principal.kind);
+    }
+
+    if (r.principal.kind == FV_PRINCIPAL_CUSTOMER || r.principal.kind == FV_PRINCIPAL_ADMIN) {
+        (void) snprintf(impl.user_id, sizeof(impl.user_id), "%" PRId64, r.principal.id);
+        r.user_id = impl.user_id;
+        r.user_email = fv_param_nonempty(io, "FLORES_USER_EMAIL");
+    }
 
     m = fv_route_match(s->routes, r.method, r.path, &found, impl.params, &impl.nparams,
         allow, sizeof(allow));
@@ -581,6 +600,8 @@ fv_dispatch(fv_worker_t *w, fv_io_t *io)
         break;
     }
 
+done:
+
     fv_drain(io);
 
     /* Finishing frees the FastCGI parameters: keep what the log line and metrics need. */
@@ -588,10 +609,6 @@ fv_dispatch(fv_worker_t *w, fv_io_t *io)
     r.method = method;
     path = strndup(r.path, 1024);
     r.path = path != NULL ? path : "?";
-    if (r.user_id != NULL) {
-        user_id = strndup(r.user_id, 64);
-        r.user_id = user_id != NULL ? user_id : "?";
-    }
     r.user_role = NULL;
     r.user_email = NULL;
     r.query = "";
@@ -611,7 +628,6 @@ fv_dispatch(fv_worker_t *w, fv_io_t *io)
     fv_params_free(impl.params, impl.nparams);
     fv_buf_free(&impl.headers);
     free(path);
-    free(user_id);
 }
 
 
