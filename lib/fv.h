@@ -120,8 +120,9 @@ size_t fv_validate(json_object *obj, const fv_field_t *spec, int from_query, fv_
  * arguments reach the handler in r->args: with a spec, only its keys, percent-decoded,
  * FV_INT and FV_BOOL converted, an FV_ARRAY from repeated keys, other repeated keys
  * refused, empty values absent; without one, every argument as a string (the first of
- * repeated keys).  Before a handler runs, the library has checked: the principal (401
- * UNAUTHORIZED when the identity parameters name none), the path and
+ * repeated keys).  Before a handler runs, the library has checked: the gateway key when one
+ * is configured (403 FORBIDDEN), the principal (401 UNAUTHORIZED when the identity
+ * parameters name none), the path and
  * method (404 NOT_FOUND, 405 METHOD_NOT_ALLOWED with Allow), the caller (401/403 by access),
  * the body (415 for a non-JSON Content-Type, 413 over the limit, 400 INVALID_JSON, 400
  * VALIDATION_ERROR listing every bad field), and the query string against its spec. */
@@ -249,7 +250,14 @@ void fv_reply_header(fv_req_t *r, const char *name, const char *value);
  * FLORES_LISTEN (host:port or a unix socket path), FLORES_WORKERS threads (default 8), each
  * accepting on its own FCGX_Request and owning its store connections.  SIGTERM/SIGINT: stop
  * accepting, finish requests in flight, run the exit hooks, exit 0.  GET /health and
- * GET /metrics are answered by the library. */
+ * GET /metrics are answered by the library.
+ *
+ * FLORES_GATEWAY_KEY_FILE (or FLORES_GATEWAY_KEY): a file read at start holding the gateway
+ * key, at least 32 bytes of [A-Za-z0-9+/=._-] after its trailing newline is removed;
+ * unreadable or shorter stops the start.  When set, every request (/health and /metrics
+ * included) must carry the FastCGI parameter FLORES_GATEWAY_KEY with that value, compared
+ * in constant time, before identity or routing are looked at; otherwise 403 FORBIDDEN and
+ * a warn line (at most one a second per worker, never the value). */
 
 #define FV_STORE_PG      0x01
 #define FV_STORE_MONGO   0x02    /* fv_mongo.h */

@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include "fv_internal.h"
 
@@ -34,6 +35,84 @@ void OS_LibShutdown(void);
 
 static int fv_health(fv_req_t *r);
 static int fv_metrics_handler(fv_req_t *r);
+
+
+/* ---- the gateway key ------------------------------------------------------------------
+ * A per-deployment secret the gateway adds to every request as the FastCGI parameter
+ * FLORES_GATEWAY_KEY: whoever else reaches the socket (a local user, a container on the
+ * same network) cannot present it, so identity parameters are believed only from the
+ * gateway.  Kept for the life of the process; never logged. */
+
+int
+fv_gateway_key_ok(const unsigned char *key, size_t key_len, const char *given)
+{
+    size_t                n;
+    const unsigned char  *cmp;
+    int                   same;
+
+    n = given != NULL ? strnlen(given, key_len + 1) : 0;
+
+    /* The comparison runs over key_len bytes whatever came: against the key itself when
+     * the length differs, so that neither the length nor its absence ends it early. */
+    cmp = n == key_len ? (const unsigned char *) given : key;
+    same = CRYPTO_memcmp(key, cmp, key_len) == 0;
+
+    return same & (n == key_len) & (given != NULL) & (key_len > 0);
+}
+
+
+int
+fv_gateway_key_load(const fv_conf_t *conf, unsigned char **key, size_t *len)
+{
+    unsigned char  *k;
+    const char     *file;
+    size_t          n, i;
+
+    *key = NULL;
+    *len = 0;
+
+    file = fv_conf_str(conf, "FLORES_GATEWAY_KEY_FILE", NULL);
+    if (fv_conf_str(conf, "FLORES_GATEWAY_KEY", NULL) == NULL
+        && (file == NULL || *file == '\0'))
+    {
+        return 0;
+    }
+
+    k = fv_conf_secret(conf, "FLORES_GATEWAY_KEY", &n);
+    if (k == NULL) {
+        fv_log(FV_LOG_ERROR, "FLORES_GATEWAY_KEY_FILE: the gateway key cannot be read");
+        return -1;
+    }
+
+    if (n < FV_GATEWAY_KEY_MIN) {
+        fv_log(FV_LOG_ERROR, "FLORES_GATEWAY_KEY: the gateway key must hold at least %d bytes"
+               " (it holds %zu)", FV_GATEWAY_KEY_MIN, n);
+        goto failed;
+    }
+
+    /* Hex, base64 or base64url: text that travels unchanged in nginx's configuration and
+     * in a FastCGI parameter (no NUL, quote, space or '$'). */
+    for (i = 0; i < n; i++) {
+        if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z')
+              || (k[i] >= '0' && k[i] <= '9') || strchr("+/=._-", k[i]) != NULL)
+            || k[i] == '\0')
+        {
+            fv_log(FV_LOG_ERROR, "FLORES_GATEWAY_KEY: the gateway key holds a byte outside"
+                   " [A-Za-z0-9+/=._-] at offset %zu", i);
+            goto failed;
+        }
+    }
+
+    *key = k;
+    *len = n;
+    return 0;
+
+failed:
+
+    explicit_bzero(k, n);
+    free(k);
+    return -1;
+}
 
 
 /* ---- the server object ---------------------------------------------------------------- */
@@ -91,6 +170,10 @@ fv_server_new(const fv_service_t *svc, fv_conf_t *conf)
 
     s->max_body = (size_t) fv_conf_long(conf, "FLORES_MAX_BODY", FV_MAX_BODY_DEFAULT, 1024,
         16L * 1024 * 1024);
+
+    if (fv_gateway_key_load(conf, &s->gateway_key, &s->gateway_key_len) != 0) {
+        goto failed;
+    }
 
     s->builtin = calloc(3, sizeof(fv_route_t));
     patterns = calloc(s->nroutes + 2, sizeof(char *));
@@ -175,6 +258,11 @@ fv_server_free(fv_server_t *s)
 
     if (s->curl_ready) {
         curl_global_cleanup();
+    }
+
+    if (s->gateway_key != NULL) {
+        explicit_bzero(s->gateway_key, s->gateway_key_len);
+        free(s->gateway_key);
     }
 
     fv_metrics_free(s->metrics);
@@ -523,8 +611,22 @@ fv_dispatch(fv_worker_t *w, fv_io_t *io)
     r.request_id = impl.request_id;
     route_index = s->nroutes + 2;       /* unmatched */
 
-    /* Who is calling: nothing past this answers to a request whose identity parameters
-     * name nobody. */
+    /* Who sent it first (the gateway, or anyone who can reach the socket), then who is
+     * calling: nothing past these two answers to a request that fails either. */
+    if (s->gateway_key != NULL
+        && !fv_gateway_key_ok(s->gateway_key, s->gateway_key_len,
+                              FCGX_GetParam("FLORES_GATEWAY_KEY", io->envp)))
+    {
+        if (t0 - w->key_warned >= 1000.0 || w->key_warned == 0.0) {
+            w->key_warned = t0;
+            fv_log_req(&r, FV_LOG_WARN, "%s %.128s without the gateway key refused (at most"
+                       " one such line a second per worker)", r.method, r.path);
+        }
+        (void) fv_fail(&r, 403, "FORBIDDEN",
+            "La solicitud no llegó a través de la puerta de enlace");
+        goto done;
+    }
+
     if (fv_principal_parse(FCGX_GetParam("FLORES_USER_ID", io->envp),
                            FCGX_GetParam("FLORES_USER_ROLE", io->envp),
                            FCGX_GetParam("FLORES_INTERNAL", io->envp), &r.principal) != 0)
@@ -999,6 +1101,10 @@ fv_usage(FILE *f, const char *prog, const fv_service_t *svc)
         "file named by FLORES_CONFIG (the environment wins).  A secret KEY may be given as\n"
         "KEY_FILE=path instead.\n"
         "  FLORES_LISTEN                host:port or a unix socket path (required)\n"
+        "  FLORES_GATEWAY_KEY_FILE      file holding the gateway key (at least %d bytes of\n"
+        "                               [A-Za-z0-9+/=._-]); when set, a request without the\n"
+        "                               FastCGI parameter FLORES_GATEWAY_KEY equal to it is\n"
+        "                               refused 403, /health and /metrics included\n"
         "  FLORES_WORKERS               worker threads (default %d)\n"
         "  FLORES_MAX_BODY              largest request body in bytes (default %d)\n"
         "  FLORES_LOG_LEVEL             debug, info, warn or error (default info)\n"
@@ -1019,7 +1125,8 @@ fv_usage(FILE *f, const char *prog, const fv_service_t *svc)
         "  FLORES_HTTP_TIMEOUT          its total timeout per call in ms (default 3000)\n"
         "\n"
         "SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n",
-        prog, svc->name, FV_WORKERS_DEFAULT, FV_MAX_BODY_DEFAULT, svc->name);
+        prog, svc->name, FV_GATEWAY_KEY_MIN, FV_WORKERS_DEFAULT, FV_MAX_BODY_DEFAULT,
+        svc->name);
 }
 
 

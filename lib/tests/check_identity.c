@@ -1,7 +1,9 @@
 /* check_identity.c: unit tests of who a request is from: the principal resolved from the
- * gateway's parameters, failing closed. */
+ * gateway's parameters (failing closed), and the gateway key. */
 
 #include <config.h>
+
+#include <unistd.h>
 
 #include "check_fv.h"
 
@@ -140,6 +142,11 @@ static const fv_service_t  svc = {
 
 static fv_server_t  *server;
 static fv_worker_t   worker;
+static char          keydir[64];
+static char          keyfile[128];
+
+/* 64 hex characters, as the stack generates it. */
+#define KEY  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 
 static void
@@ -161,6 +168,8 @@ new_server(void)
 static void
 setup(void)
 {
+    (void) unsetenv("FLORES_GATEWAY_KEY");
+    (void) unsetenv("FLORES_GATEWAY_KEY_FILE");
     new_server();
 }
 
@@ -170,6 +179,41 @@ teardown(void)
 {
     fv_server_free(server);
     server = NULL;
+}
+
+
+static void
+write_key(const char *text)
+{
+    FILE  *f;
+
+    f = fopen(keyfile, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fputs(text, f) >= 0, 1);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+
+static void
+key_setup(void)
+{
+    (void) snprintf(keydir, sizeof(keydir), "/tmp/check_identity.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(keydir));
+    (void) snprintf(keyfile, sizeof(keyfile), "%s/gateway.key", keydir);
+    write_key(KEY "\n");
+    ck_assert_int_eq(setenv("FLORES_GATEWAY_KEY_FILE", keyfile, 1), 0);
+    (void) unsetenv("FLORES_GATEWAY_KEY");
+    new_server();
+}
+
+
+static void
+key_teardown(void)
+{
+    teardown();
+    (void) unlink(keyfile);
+    (void) rmdir(keydir);
+    (void) unsetenv("FLORES_GATEWAY_KEY_FILE");
 }
 
 
@@ -288,6 +332,173 @@ START_TEST(principal_reaches_the_handler)
 END_TEST
 
 
+/* ---- the gateway key ----------------------------------------------------------------- */
+
+START_TEST(gateway_key_compare)
+{
+    const unsigned char  *k = (const unsigned char *) KEY;
+    size_t                n = strlen(KEY);
+
+    ck_assert_int_eq(fv_gateway_key_ok(k, n, KEY), 1);
+    ck_assert_int_eq(fv_gateway_key_ok(k, n, NULL), 0);
+    ck_assert_int_eq(fv_gateway_key_ok(k, n, ""), 0);
+    ck_assert_int_eq(fv_gateway_key_ok(k, n, KEY "0"), 0);
+    ck_assert_int_eq(fv_gateway_key_ok(k, n, KEY "\n"), 0);
+    ck_assert_int_eq(fv_gateway_key_ok(k, n, KEY + 1), 0);
+    ck_assert_int_eq(fv_gateway_key_ok(k, n,
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeF"), 0);
+    ck_assert_int_eq(fv_gateway_key_ok(k, n,
+        "1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"), 0);
+    ck_assert_int_eq(fv_gateway_key_ok(k, 0, ""), 0);
+}
+END_TEST
+
+
+START_TEST(gateway_key_load)
+{
+    fv_conf_t      *conf;
+    unsigned char  *k;
+    size_t          n;
+
+    /* Unset: not required. */
+    (void) unsetenv("FLORES_GATEWAY_KEY_FILE");
+    conf = fv_conf_open();
+    ck_assert_int_eq(fv_gateway_key_load(conf, &k, &n), 0);
+    ck_assert_ptr_null(k);
+    fv_conf_close(conf);
+
+    ck_assert_int_eq(setenv("FLORES_GATEWAY_KEY_FILE", keyfile, 1), 0);
+
+    /* Its trailing newline is not part of it. */
+    write_key(KEY "\n");
+    conf = fv_conf_open();
+    ck_assert_int_eq(fv_gateway_key_load(conf, &k, &n), 0);
+    ck_assert_ptr_nonnull(k);
+    ck_assert_uint_eq(n, 64);
+    ck_assert_int_eq(memcmp(k, KEY, 64), 0);
+    free(k);
+    fv_conf_close(conf);
+
+    /* 32 bytes is enough, 31 is not. */
+    write_key("abcdefghijklmnopqrstuvwxyz012345");
+    conf = fv_conf_open();
+    ck_assert_int_eq(fv_gateway_key_load(conf, &k, &n), 0);
+    ck_assert_uint_eq(n, 32);
+    free(k);
+    fv_conf_close(conf);
+
+    write_key("abcdefghijklmnopqrstuvwxyz01234\n");
+    conf = fv_conf_open();
+    ck_assert_int_eq(fv_gateway_key_load(conf, &k, &n), -1);
+    ck_assert_ptr_null(k);
+    fv_conf_close(conf);
+
+    write_key("");
+    conf = fv_conf_open();
+    ck_assert_int_eq(fv_gateway_key_load(conf, &k, &n), -1);
+    fv_conf_close(conf);
+
+    /* Bytes that would not survive nginx's configuration. */
+    write_key("0123456789abcdef0123456789abcdef 0123456789abcdef\n");
+    conf = fv_conf_open();
+    ck_assert_int_eq(fv_gateway_key_load(conf, &k, &n), -1);
+    fv_conf_close(conf);
+
+    write_key("0123456789abcdef0123456789abcdef$x\n");
+    conf = fv_conf_open();
+    ck_assert_int_eq(fv_gateway_key_load(conf, &k, &n), -1);
+    fv_conf_close(conf);
+
+    /* Unreadable. */
+    ck_assert_int_eq(setenv("FLORES_GATEWAY_KEY_FILE", "/nonexistent/gateway.key", 1), 0);
+    conf = fv_conf_open();
+    ck_assert_int_eq(fv_gateway_key_load(conf, &k, &n), -1);
+    fv_conf_close(conf);
+
+    /* The server does not start without a usable key. */
+    conf = fv_conf_open();
+    ck_assert_ptr_null(fv_server_new(&svc, conf));
+
+    ck_assert_int_eq(setenv("FLORES_GATEWAY_KEY_FILE", keyfile, 1), 0);
+    write_key("short\n");
+    conf = fv_conf_open();
+    ck_assert_ptr_null(fv_server_new(&svc, conf));
+}
+END_TEST
+
+
+static void
+keyed(mem_req_t *m, const char *method, const char *path, const char *key)
+{
+    mem_init(m, method, path, NULL);
+    mem_param(m, "FLORES_REQUEST_ID", "req-key");
+    mem_param(m, "FLORES_USER_ID", "1");
+    mem_param(m, "FLORES_USER_ROLE", "admin");
+    if (key != NULL) {
+        mem_param(m, "FLORES_GATEWAY_KEY", key);
+    }
+    mem_run(&worker, m);
+}
+
+
+/* With a key configured, a request without it is refused 403 whatever it asks for, before
+ * identity, routing and any handler. */
+START_TEST(gateway_key_required)
+{
+    static const char *const  wrong[] = {
+        NULL, "", KEY "x", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdee",
+        "0123456789abcdef",
+    };
+    static const char *const  paths[][2] = {
+        { "GET", "/api/who" }, { "GET", "/api/all" }, { "GET", "/health" },
+        { "GET", "/metrics" }, { "GET", "/api/nowhere" }, { "DELETE", "/api/who" },
+    };
+    mem_req_t  m;
+    size_t     i, j;
+
+    for (i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+        for (j = 0; j < sizeof(paths) / sizeof(paths[0]); j++) {
+            keyed(&m, paths[j][0], paths[j][1], wrong[i]);
+            ck_assert_msg(m.status == 403, "%s %s: %d", paths[j][0], paths[j][1], m.status);
+            ck_assert_str_eq(mem_str(&m, "status"), "fail");
+            ck_assert_str_eq(mem_str(&m, "code"), "FORBIDDEN");
+            ck_assert_str_eq(mem_str(&m, "requestId"), "req-key");
+            ck_assert_ptr_nonnull(mem_str(&m, "message"));
+            /* The reply never echoes a key. */
+            ck_assert_ptr_null(strstr(m.body, "0123456789abcdef"));
+            mem_free(&m);
+        }
+    }
+
+    ck_assert_int_eq(handled, 0);
+
+    keyed(&m, "GET", "/api/all", KEY);
+    ck_assert_int_eq(m.status, 200);
+    ck_assert_str_eq(mem_str(&m, "data.kind"), "admin");
+    mem_free(&m);
+
+    keyed(&m, "GET", "/health", KEY);
+    ck_assert_int_eq(m.status, 200);
+    mem_free(&m);
+
+    keyed(&m, "GET", "/metrics", KEY);
+    ck_assert_int_eq(m.status, 200);
+    mem_free(&m);
+
+    /* Key first, identity second: with the key, a malformed identity is still 401. */
+    mem_init(&m, "GET", "/api/who", NULL);
+    mem_param(&m, "FLORES_GATEWAY_KEY", KEY);
+    mem_param(&m, "FLORES_USER_ID", "007");
+    mem_param(&m, "FLORES_USER_ROLE", "customer");
+    mem_run(&worker, &m);
+    ck_assert_int_eq(m.status, 401);
+    mem_free(&m);
+
+    ck_assert_int_eq(handled, 1);
+}
+END_TEST
+
+
 int
 main(void)
 {
@@ -309,6 +520,13 @@ main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, malformed_identity_refused_before_any_handler);
     tcase_add_test(tc, principal_reaches_the_handler);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("gateway key");
+    tcase_add_checked_fixture(tc, key_setup, key_teardown);
+    tcase_add_test(tc, gateway_key_compare);
+    tcase_add_test(tc, gateway_key_load);
+    tcase_add_test(tc, gateway_key_required);
     suite_add_tcase(s, tc);
 
     return check_run(s);
