@@ -252,6 +252,13 @@ void fv_reply_header(fv_req_t *r, const char *name, const char *value);
  * accepting, finish requests in flight, run the exit hooks, exit 0.  GET /health and
  * GET /metrics are answered by the library.
  *
+ * A unix socket path starts with '/'.  Its file gets FLORES_LISTEN_MODE (octal, 0 to 0777,
+ * default 0660) and, when FLORES_LISTEN_GROUP names a group, that group (an unknown group
+ * stops the start); both are set before the socket listens.  An existing path is replaced
+ * only when it is a socket nobody answers on; any other file, or a live socket, stops the
+ * start.  At exit the file is removed if it is still this process's.  Both settings with a
+ * host:port stop the start.
+ *
  * FLORES_GATEWAY_KEY_FILE (or FLORES_GATEWAY_KEY): a file read at start holding the gateway
  * key, at least 32 bytes of [A-Za-z0-9+/=._-] after its trailing newline is removed;
  * unreadable or shorter stops the start.  When set, every request (/health and /metrics

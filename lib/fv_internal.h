@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 #include <time.h>
 #include <fcgiapp.h>
 #include <amqp.h>
@@ -230,6 +231,8 @@ struct fv_server_s {
     size_t                max_body;
     int                   listen_fd;
     char                  listen[256];
+    dev_t                 listen_dev;    /* the unix socket this process created, removed */
+    ino_t                 listen_ino;    /* at exit only while it is still that one */
     unsigned char        *gateway_key;   /* FLORES_GATEWAY_KEY[_FILE]; NULL: not required */
     size_t                gateway_key_len;
     atomic_int            stopping;
@@ -253,6 +256,9 @@ int fv_gateway_key_ok(const unsigned char *key, size_t key_len, const char *give
 int fv_gateway_key_load(const fv_conf_t *conf, unsigned char **key, size_t *len);
 
 #define FV_GATEWAY_KEY_MIN  32
+
+/* FLORES_LISTEN_MODE as a file mode (default 0660); -1 when it is not octal 0 to 0777. */
+long fv_listen_mode(const fv_conf_t *conf);
 
 /* A server without a socket, for fv_main() and the unit tests (conf becomes the server's). */
 fv_server_t *fv_server_new(const fv_service_t *svc, fv_conf_t *conf);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -990,95 +991,293 @@ fv_signal_main(void *arg)
 }
 
 
-/* ---- the listening socket ------------------------------------------------------------- */
+/* ---- the listening socket -------------------------------------------------------------
+ * FLORES_LISTEN is "host:port" ("[v6]:port", ":port" for every address) or a unix socket
+ * path (starting with '/').  A socket file is created with FLORES_LISTEN_MODE (default
+ * 0660) and, with FLORES_LISTEN_GROUP, that group: bound under a umask that lets nobody
+ * else in, given its group and mode, and only then listened on, so no connection is ever
+ * accepted under looser rights.  A path that exists is replaced only when it is a socket
+ * nobody answers on (left by a process that died); any other file, or a live socket, stops
+ * the start.  Our own rather than FCGX_OpenSocket(), which exits the process when the
+ * address is taken. */
 
-/* "host:port" ("[v6]:port", ":port" for every address) or a unix socket path.  Our own
- * rather than FCGX_OpenSocket(), which exits the process when the address is taken. */
-static int
-fv_listen(const char *spec, int backlog)
+long
+fv_listen_mode(const fv_conf_t *conf)
 {
-    struct addrinfo     hints, *res = NULL, *ai;
-    struct sockaddr_un  un;
-    struct stat         st;
-    const char         *colon, *port;
-    char                host[256];
-    size_t              hlen;
-    int                 fd = -1, on = 1, rc;
+    const char  *v;
+    long         mode = 0;
 
-    colon = strrchr(spec, ':');
-
-    if (spec[0] != '/' && colon != NULL && colon[1] != '\0'
-        && strspn(colon + 1, "0123456789") == strlen(colon + 1))
-    {
-        port = colon + 1;
-        hlen = (size_t) (colon - spec);
-        if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
-            spec++;
-            hlen -= 2;
-        }
-        if (hlen >= sizeof(host)) {
-            fv_log(FV_LOG_ERROR, "FLORES_LISTEN: host name too long");
-            return -1;
-        }
-        memcpy(host, spec, hlen);
-        host[hlen] = '\0';
-
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-
-        rc = getaddrinfo(hlen && strcmp(host, "*") ? host : NULL, port, &hints, &res);
-        if (rc != 0) {
-            fv_log(FV_LOG_ERROR, "FLORES_LISTEN: cannot resolve \"%s\": %s", host,
-                gai_strerror(rc));
-            return -1;
-        }
-
-        for (ai = res; ai != NULL; ai = ai->ai_next) {
-            fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-            if (fd < 0) {
-                continue;
-            }
-            if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == 0
-                && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
-            {
-                break;
-            }
-            fv_log(FV_LOG_ERROR, "cannot listen on %s: %s", spec, strerror(errno));
-            (void) close(fd);
-            fd = -1;
-        }
-
-        freeaddrinfo(res);
-        return fd;
+    v = fv_conf_str(conf, "FLORES_LISTEN_MODE", NULL);
+    if (v == NULL) {
+        return 0660;
     }
 
-    if (strlen(spec) >= sizeof(un.sun_path)) {
-        fv_log(FV_LOG_ERROR, "FLORES_LISTEN: socket path too long");
+    if (*v == '\0' || strlen(v) > 4 || strspn(v, "01234567") != strlen(v)) {
         return -1;
     }
 
-    /* A socket left by an earlier run is replaced; any other file is not touched. */
-    if (lstat(spec, &st) == 0 && S_ISSOCK(st.st_mode)) {
-        (void) unlink(spec);
+    for ( /* void */ ; *v; v++) {
+        mode = mode * 8 + (*v - '0');
+    }
+
+    return mode <= 0777 ? mode : -1;
+}
+
+
+/* The gid of FLORES_LISTEN_GROUP: 0 with *gid (unchanged when unset), -1 when unknown. */
+static int
+fv_listen_group(const fv_conf_t *conf, gid_t *gid)
+{
+    struct group   gr, *res = NULL;
+    const char    *name;
+    char           buf[4096];
+    int            rc;
+
+    name = fv_conf_str(conf, "FLORES_LISTEN_GROUP", NULL);
+    if (name == NULL) {
+        return 0;
+    }
+
+    rc = *name != '\0' ? getgrnam_r(name, &gr, buf, sizeof(buf), &res) : 0;
+    if (rc != 0 || res == NULL) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN_GROUP: no group \"%.64s\"%s%s", name,
+            rc != 0 ? ": " : "", rc != 0 ? strerror(rc) : "");
+        return -1;
+    }
+
+    *gid = gr.gr_gid;
+    return 0;
+}
+
+
+/* A socket file found at path: removed when nothing answers on it; -1 when it is not a
+ * socket, or a process still listens there. */
+static int
+fv_listen_stale(const char *path, const struct sockaddr_un *un)
+{
+    struct stat  st;
+    int          fd, rc, err;
+
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT) {
+            return 0;
+        }
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN: cannot inspect %s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    if (!S_ISSOCK(st.st_mode)) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN: %s exists and is not a socket; not replacing it",
+            path);
+        return -1;
+    }
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fv_log(FV_LOG_ERROR, "socket() failed: %s", strerror(errno));
+        return -1;
+    }
+
+    rc = connect(fd, (const struct sockaddr *) un, sizeof(*un));
+    err = errno;
+    (void) close(fd);
+
+    if (rc == 0 || (err != ECONNREFUSED && err != ENOENT)) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN: %s %s; not replacing it", path,
+            rc == 0 ? "is in use by another process" : strerror(err));
+        return -1;
+    }
+
+    /* Nobody listens: a socket left by a process that died.  unlink() removes whatever is
+     * there by now; the window is the one between two starts of the same service. */
+    if (unlink(path) != 0 && errno != ENOENT) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN: cannot remove the stale socket %s: %s", path,
+            strerror(errno));
+        return -1;
+    }
+
+    fv_log(FV_LOG_INFO, "removed the stale socket %s", path);
+    return 0;
+}
+
+
+static int
+fv_listen_unix(fv_server_t *s, int backlog)
+{
+    struct sockaddr_un  un;
+    struct stat         st;
+    const char         *path = s->listen;
+    gid_t               gid = (gid_t) -1;
+    mode_t              old;
+    long                mode;
+    int                 fd, rc;
+
+    if (strlen(path) >= sizeof(un.sun_path)) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN: socket path longer than %zu bytes",
+            sizeof(un.sun_path) - 1);
+        return -1;
+    }
+
+    mode = fv_listen_mode(s->conf);
+    if (mode < 0) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN_MODE must be an octal mode from 0 to 0777");
+        return -1;
+    }
+
+    if (fv_listen_group(s->conf, &gid) != 0) {
+        return -1;
     }
 
     memset(&un, 0, sizeof(un));
     un.sun_family = AF_UNIX;
-    memcpy(un.sun_path, spec, strlen(spec));
+    memcpy(un.sun_path, path, strlen(path));
 
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *) &un, sizeof(un)) != 0
-        || listen(fd, backlog) != 0)
-    {
-        fv_log(FV_LOG_ERROR, "cannot listen on %s: %s", spec, strerror(errno));
-        if (fd >= 0) {
-            (void) close(fd);
-        }
+    if (fv_listen_stale(path, &un) != 0) {
         return -1;
     }
 
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fv_log(FV_LOG_ERROR, "socket() failed: %s", strerror(errno));
+        return -1;
+    }
+
+    /* No threads run yet: the process-wide umask may change for the bind alone. */
+    old = umask(0177);
+    rc = bind(fd, (struct sockaddr *) &un, sizeof(un));
+    (void) umask(old);
+
+    if (rc != 0) {
+        fv_log(FV_LOG_ERROR, "cannot listen on %s: %s", path, strerror(errno));
+        (void) close(fd);
+        return -1;
+    }
+
+    if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+        fv_log(FV_LOG_ERROR, "cannot listen on %s: the socket vanished", path);
+        goto failed;
+    }
+
+    s->listen_dev = st.st_dev;
+    s->listen_ino = st.st_ino;
+
+    if (gid != (gid_t) -1 && chown(path, (uid_t) -1, gid) != 0) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN_GROUP: cannot give %s to group %s: %s", path,
+            fv_conf_str(s->conf, "FLORES_LISTEN_GROUP", ""), strerror(errno));
+        goto failed;
+    }
+
+    if (chmod(path, (mode_t) mode) != 0) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN_MODE: cannot set %s to %04lo: %s", path, mode,
+            strerror(errno));
+        goto failed;
+    }
+
+    if (listen(fd, backlog) != 0) {
+        fv_log(FV_LOG_ERROR, "cannot listen on %s: %s", path, strerror(errno));
+        goto failed;
+    }
+
+    return fd;
+
+failed:
+
+    (void) close(fd);
+    (void) unlink(path);
+    s->listen_ino = 0;
+    return -1;
+}
+
+
+/* Removes the socket file at exit, unless another process has put its own there since. */
+static void
+fv_listen_remove(fv_server_t *s)
+{
+    struct stat  st;
+
+    if (s->listen[0] != '/' || s->listen_ino == 0) {
+        return;
+    }
+
+    if (lstat(s->listen, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == s->listen_dev
+        && st.st_ino == s->listen_ino)
+    {
+        (void) unlink(s->listen);
+    }
+}
+
+
+static int
+fv_listen(fv_server_t *s, int backlog)
+{
+    struct addrinfo     hints, *res = NULL, *ai;
+    const char         *spec = s->listen, *colon, *port;
+    char                host[256];
+    size_t              hlen;
+    int                 fd = -1, on = 1, rc;
+
+    if (spec[0] == '/') {
+        return fv_listen_unix(s, backlog);
+    }
+
+    if (fv_conf_str(s->conf, "FLORES_LISTEN_MODE", NULL) != NULL
+        || fv_conf_str(s->conf, "FLORES_LISTEN_GROUP", NULL) != NULL)
+    {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN_MODE and FLORES_LISTEN_GROUP apply to a unix"
+               " socket, and FLORES_LISTEN \"%s\" is not one", spec);
+        return -1;
+    }
+
+    colon = strrchr(spec, ':');
+
+    if (colon == NULL || colon[1] == '\0' || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+    {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN \"%s\" is neither host:port nor a socket path "
+               "starting with '/'", spec);
+        return -1;
+    }
+
+    port = colon + 1;
+    hlen = (size_t) (colon - spec);
+    if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
+        spec++;
+        hlen -= 2;
+    }
+    if (hlen >= sizeof(host)) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN: host name too long");
+        return -1;
+    }
+    memcpy(host, spec, hlen);
+    host[hlen] = '\0';
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+
+    rc = getaddrinfo(hlen && strcmp(host, "*") ? host : NULL, port, &hints, &res);
+    if (rc != 0) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN: cannot resolve \"%s\": %s", host,
+            gai_strerror(rc));
+        return -1;
+    }
+
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            continue;
+        }
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == 0
+            && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
+        {
+            break;
+        }
+        fv_log(FV_LOG_ERROR, "cannot listen on %s: %s", s->listen, strerror(errno));
+        (void) close(fd);
+        fd = -1;
+    }
+
+    freeaddrinfo(res);
     return fd;
 }
 
@@ -1100,7 +1299,11 @@ fv_usage(FILE *f, const char *prog, const fv_service_t *svc)
         "Configuration: FLORES_* variables from the environment, or KEY=VALUE lines in the\n"
         "file named by FLORES_CONFIG (the environment wins).  A secret KEY may be given as\n"
         "KEY_FILE=path instead.\n"
-        "  FLORES_LISTEN                host:port or a unix socket path (required)\n"
+        "  FLORES_LISTEN                host:port, or a unix socket path starting with '/'\n"
+        "                               (required); an existing path is replaced only when\n"
+        "                               it is a socket nobody answers on\n"
+        "  FLORES_LISTEN_MODE           the socket's mode, octal (default 0660)\n"
+        "  FLORES_LISTEN_GROUP          the socket's group, by name (default: the process's)\n"
         "  FLORES_GATEWAY_KEY_FILE      file holding the gateway key (at least %d bytes of\n"
         "                               [A-Za-z0-9+/=._-]); when set, a request without the\n"
         "                               FastCGI parameter FLORES_GATEWAY_KEY equal to it is\n"
@@ -1150,6 +1353,7 @@ fv_check_conf(const fv_conf_t *conf, const fv_service_t *svc)
     };
     const char  *v;
     size_t       i;
+    gid_t        gid;
     int          ok = 1;
 
     v = fv_conf_str(conf, "FLORES_LISTEN", NULL);
@@ -1164,6 +1368,15 @@ fv_check_conf(const fv_conf_t *conf, const fv_service_t *svc)
                 longs[i].min, longs[i].max);
             ok = 0;
         }
+    }
+
+    if (fv_listen_mode(conf) < 0) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN_MODE must be an octal mode from 0 to 0777");
+        ok = 0;
+    }
+
+    if (fv_listen_group(conf, &gid) != 0) {
+        ok = 0;
     }
 
     v = fv_conf_str(conf, "FLORES_LOG_LEVEL", "info");
@@ -1298,7 +1511,7 @@ fv_main(int argc, char **argv, const fv_service_t *svc)
     listen_at = fv_conf_str(conf, "FLORES_LISTEN", NULL);
     (void) snprintf(s->listen, sizeof(s->listen), "%s", listen_at);
 
-    s->listen_fd = fv_listen(s->listen, FV_BACKLOG);
+    s->listen_fd = fv_listen(s, FV_BACKLOG);
     if (s->listen_fd < 0) {
         fv_server_free(s);
         OS_LibShutdown();
@@ -1308,6 +1521,7 @@ fv_main(int argc, char **argv, const fv_service_t *svc)
     if (svc->init != NULL && svc->init(s) != FV_OK) {
         fv_log(FV_LOG_ERROR, "the service failed to start");
         (void) close(s->listen_fd);
+        fv_listen_remove(s);
         fv_server_free(s);
         OS_LibShutdown();
         return 1;
@@ -1387,9 +1601,7 @@ exit_hook:
     }
 
     (void) close(s->listen_fd);
-    if (s->listen[0] == '/') {
-        (void) unlink(s->listen);
-    }
+    fv_listen_remove(s);
 
     fv_server_free(s);
     OS_LibShutdown();

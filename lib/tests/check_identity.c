@@ -1,5 +1,5 @@
 /* check_identity.c: unit tests of who a request is from: the principal resolved from the
- * gateway's parameters (failing closed), and the gateway key. */
+ * gateway's parameters (failing closed), the gateway key, and the listening socket's mode. */
 
 #include <config.h>
 
@@ -499,6 +499,39 @@ START_TEST(gateway_key_required)
 END_TEST
 
 
+/* ---- the socket's mode ------------------------------------------------------------- */
+
+START_TEST(listen_mode)
+{
+    static const struct {
+        const char  *v;
+        long         mode;
+    } cases[] = {
+        { NULL, 0660 }, { "0660", 0660 }, { "660", 0660 }, { "0600", 0600 }, { "0", 0 },
+        { "0777", 0777 }, { "", -1 }, { "1777", -1 }, { "04777", -1 }, { "0680", -1 },
+        { "rw", -1 }, { "-660", -1 }, { " 660", -1 }, { "0x1b0", -1 },
+    };
+    fv_conf_t  *conf;
+    size_t      i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (cases[i].v == NULL) {
+            (void) unsetenv("FLORES_LISTEN_MODE");
+        } else {
+            ck_assert_int_eq(setenv("FLORES_LISTEN_MODE", cases[i].v, 1), 0);
+        }
+        conf = fv_conf_open();
+        ck_assert_ptr_nonnull(conf);
+        ck_assert_msg(fv_listen_mode(conf) == cases[i].mode, "\"%s\": %lo",
+            cases[i].v ? cases[i].v : "(unset)", fv_listen_mode(conf));
+        fv_conf_close(conf);
+    }
+
+    (void) unsetenv("FLORES_LISTEN_MODE");
+}
+END_TEST
+
+
 int
 main(void)
 {
@@ -514,6 +547,7 @@ main(void)
     tcase_add_loop_test(tc, principal_table, 0,
         (int) (sizeof(principal_cases) / sizeof(principal_cases[0])));
     tcase_add_test(tc, principal_names);
+    tcase_add_test(tc, listen_mode);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("pipeline");
