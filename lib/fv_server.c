@@ -32,6 +32,7 @@ void OS_LibShutdown(void);
 #define FV_WORKERS_DEFAULT  8
 #define FV_WORKERS_MAX      256
 #define FV_DRAIN_MAX        (64L * 1024 * 1024)    /* bytes of an unwanted body read away */
+#define FV_SUN_PATH_MAX     ((int) sizeof(((struct sockaddr_un *) 0)->sun_path))
 
 
 static int fv_health(fv_req_t *r);
@@ -1325,6 +1326,8 @@ fv_usage(FILE *f, const char *prog, const fv_service_t *svc)
         "  FLORES_REDIS_TIMEOUT         connect and command timeout in ms (default 1000)\n"
         "  FLORES_CONSUMER_PREFETCH     unacknowledged messages per consumer (default 8)\n"
         "  FLORES_INTERNAL_URL          the gateway's internal listener, for fv_http_json()\n"
+        "  FLORES_INTERNAL_SOCKET       reach it over this unix socket (the URL's host and\n"
+        "                               port are then not used)\n"
         "  FLORES_HTTP_TIMEOUT          its total timeout per call in ms (default 3000)\n"
         "\n"
         "SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n",
@@ -1376,6 +1379,13 @@ fv_check_conf(const fv_conf_t *conf, const fv_service_t *svc)
     }
 
     if (fv_listen_group(conf, &gid) != 0) {
+        ok = 0;
+    }
+
+    v = fv_conf_str(conf, "FLORES_INTERNAL_SOCKET", NULL);
+    if (v != NULL && *v != '\0' && (v[0] != '/' || strlen(v) >= FV_SUN_PATH_MAX)) {
+        fv_log(FV_LOG_ERROR, "FLORES_INTERNAL_SOCKET must be a socket path starting with '/',"
+               " shorter than %d bytes", FV_SUN_PATH_MAX);
         ok = 0;
     }
 
