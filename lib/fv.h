@@ -120,18 +120,20 @@ size_t fv_validate(json_object *obj, const fv_field_t *spec, int from_query, fv_
  * arguments reach the handler in r->args: with a spec, only its keys, percent-decoded,
  * FV_INT and FV_BOOL converted, an FV_ARRAY from repeated keys, other repeated keys
  * refused, empty values absent; without one, every argument as a string (the first of
- * repeated keys).  Before a handler runs, the library has checked: the path and
+ * repeated keys).  Before a handler runs, the library has checked: the gateway key when one
+ * is configured (403 FORBIDDEN), the principal (401 UNAUTHORIZED when the identity
+ * parameters name none), the path and
  * method (404 NOT_FOUND, 405 METHOD_NOT_ALLOWED with Allow), the caller (401/403 by access),
  * the body (415 for a non-JSON Content-Type, 413 over the limit, 400 INVALID_JSON, 400
  * VALIDATION_ERROR listing every bad field), and the query string against its spec. */
 
 typedef enum {
     FV_PUBLIC = 0,      /* anyone; identity passed when the gateway verified a token */
-    FV_USER,            /* a verified user (FLORES_USER_ID present) */
-    FV_ADMIN,           /* a verified user with role admin */
+    FV_USER,            /* a customer or an admin (401 for anyone else) */
+    FV_ADMIN,           /* an admin (401 without a customer or admin, 403 a customer) */
     FV_INTERNAL,        /* /health, /metrics: never routed from the public listener */
-    FV_SERVICE          /* another service through the internal listener (role service,
-                           FLORES_INTERNAL=1: /internal/<service>/api/...), or an admin */
+    FV_SERVICE          /* another service through the internal listener (principal
+                           service: /internal/<service>/api/...), or an admin */
 } fv_access_e;
 
 typedef int (*fv_handler_pt)(fv_req_t *r);
@@ -148,6 +150,44 @@ struct fv_route_s {
 #define FV_ROUTES_END  { NULL, NULL, FV_PUBLIC, NULL, NULL, NULL }
 
 
+/* ---- who is calling (fv_req.c) --------------------------------------------------------
+ * The library resolves one principal per request, before routing and before any handler,
+ * from the gateway's FastCGI parameters FLORES_USER_ID, FLORES_USER_ROLE and FLORES_INTERNAL
+ * (an empty parameter is an absent one):
+ *   no id, no role                                   anonymous
+ *   id and role "customer" or "admin"                that user; the id is a canonical
+ *                                                    decimal integer: [1-9][0-9]*, at most
+ *                                                    2^53 (no sign, zeros, spaces, exponent)
+ *   role "service", no id, FLORES_INTERNAL "1"       another service, through the gateway's
+ *                                                    internal API passage
+ * Anything else (a malformed or out-of-range id, an unknown role, an id without a role or a
+ * role without an id, "service" outside the passage) is answered 401 UNAUTHORIZED before any
+ * handler runs: identity fails closed.  Access levels (FV_USER, FV_ADMIN, FV_SERVICE) are
+ * checked on r->principal alone. */
+
+typedef enum {
+    FV_PRINCIPAL_ANONYMOUS = 0,
+    FV_PRINCIPAL_CUSTOMER,
+    FV_PRINCIPAL_ADMIN,
+    FV_PRINCIPAL_SERVICE
+} fv_principal_e;
+
+#define FV_PRINCIPAL_ID_MAX  ((int64_t) 1 << 53)    /* the largest id a JSON number keeps */
+
+typedef struct {
+    fv_principal_e        kind;
+    int64_t               id;          /* 1 .. FV_PRINCIPAL_ID_MAX for customer and admin,
+                                          0 for anonymous and service */
+} fv_principal_t;
+
+/* Resolves the three parameters (NULL or "" when absent) into *p; -1 when they do not
+ * name a principal (*p is then anonymous, and the request must be refused). */
+int fv_principal_parse(const char *id, const char *role, const char *internal,
+    fv_principal_t *p);
+/* "anonymous", "customer", "admin" or "service". */
+const char *fv_principal_name(fv_principal_e kind);
+
+
 /* ---- requests (fv_req.c) -------------------------------------------------------------- */
 
 struct fv_req_s {
@@ -157,9 +197,12 @@ struct fv_req_s {
     const char           *path;        /* DOCUMENT_URI, without the query string */
     const char           *query;       /* QUERY_STRING, raw, "" when absent */
     const char           *request_id;  /* FLORES_REQUEST_ID from the gateway, or generated */
-    const char           *user_id;     /* FLORES_USER_ID, NULL when anonymous */
-    const char           *user_role;   /* FLORES_USER_ROLE */
-    const char           *user_email;  /* FLORES_USER_EMAIL */
+    fv_principal_t        principal;   /* who is calling, resolved before routing */
+    /* The principal as text, for logs and older callers: user_id the canonical id (NULL
+     * unless customer or admin), user_role "customer", "admin", "service" or NULL. */
+    const char           *user_id;
+    const char           *user_role;
+    const char           *user_email;  /* FLORES_USER_EMAIL (a customer's or admin's) */
     json_object          *body;        /* validated body; NULL when the route takes none */
     json_object          *args;        /* validated query arguments (always an object) */
     void                 *impl;        /* the library's own state */
@@ -173,11 +216,12 @@ const char *fv_req_header(const fv_req_t *r, const char *name);
 const char *fv_req_path(const fv_req_t *r, const char *name);
 /* A ":name" path parameter as a positive 64-bit integer; -1 when it is not one. */
 int64_t fv_req_path_id(const fv_req_t *r, const char *name);
-/* The user id as an integer; -1 when anonymous or malformed. */
+/* The principal's id for a customer or an admin; -1 otherwise (never 0). */
 int64_t fv_req_user_id(const fv_req_t *r);
+/* r->principal.kind is FV_PRINCIPAL_ADMIN. */
 int fv_req_is_admin(const fv_req_t *r);
-/* Another service calling through the gateway's internal listener: FLORES_INTERNAL=1 and
- * role "service" (which the library ignores on any other request). */
+/* Another service calling through the gateway's internal listener: r->principal.kind is
+ * FV_PRINCIPAL_SERVICE. */
 int fv_req_is_service(const fv_req_t *r);
 /* page and limit from the query (defaults 1 and 20, limit 1..100).  On a bad value a 400
  * VALIDATION_ERROR has been sent and -1 is returned: the handler then returns FV_OK. */
@@ -206,7 +250,21 @@ void fv_reply_header(fv_req_t *r, const char *name, const char *value);
  * FLORES_LISTEN (host:port or a unix socket path), FLORES_WORKERS threads (default 8), each
  * accepting on its own FCGX_Request and owning its store connections.  SIGTERM/SIGINT: stop
  * accepting, finish requests in flight, run the exit hooks, exit 0.  GET /health and
- * GET /metrics are answered by the library. */
+ * GET /metrics are answered by the library.
+ *
+ * A unix socket path starts with '/'.  Its file gets FLORES_LISTEN_MODE (octal, 0 to 0777,
+ * default 0660) and, when FLORES_LISTEN_GROUP names a group, that group (an unknown group
+ * stops the start); both are set before the socket listens.  An existing path is replaced
+ * only when it is a socket nobody answers on; any other file, or a live socket, stops the
+ * start.  At exit the file is removed if it is still this process's.  Both settings with a
+ * host:port stop the start.
+ *
+ * FLORES_GATEWAY_KEY_FILE (or FLORES_GATEWAY_KEY): a file read at start holding the gateway
+ * key, at least 32 bytes of [A-Za-z0-9+/=._-] after its trailing newline is removed;
+ * unreadable or shorter stops the start.  When set, every request (/health and /metrics
+ * included) must carry the FastCGI parameter FLORES_GATEWAY_KEY with that value, compared
+ * in constant time, before identity or routing are looked at; otherwise 403 FORBIDDEN and
+ * a warn line (at most one a second per worker, never the value). */
 
 #define FV_STORE_PG      0x01
 #define FV_STORE_MONGO   0x02    /* fv_mongo.h */

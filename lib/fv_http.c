@@ -90,6 +90,21 @@ fv_http_protocols(CURL *c)
 }
 
 
+/* FLORES_INTERNAL_SOCKET: the gateway's internal listener as a unix socket, whose file
+ * rights say who may call it; the URL then only names the path (and the Host header). */
+static CURLcode
+fv_http_socket(CURL *c, const fv_conf_t *conf)
+{
+    const char  *path = fv_conf_str(conf, "FLORES_INTERNAL_SOCKET", NULL);
+
+    if (path == NULL || *path == '\0') {
+        return CURLE_OK;
+    }
+
+    return curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, path);
+}
+
+
 /* A method, header-safe: upper-case letters only. */
 static int
 fv_http_method_ok(const char *m)
@@ -193,6 +208,7 @@ fv_http_json(fv_worker_t *w, const char *method, const char *path, json_object *
     if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK
         || fv_http_protocols(c) != CURLE_OK
+        || fv_http_socket(c, s->conf) != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) FV_HTTP_CONNECT_MS)
            != CURLE_OK

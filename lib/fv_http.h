@@ -14,7 +14,9 @@
  * FV_SERVICE access).  body (may be NULL) stays the caller's; request_id is sent as
  * X-Request-ID (the handler's r->request_id, so one id follows the whole chain).  Each
  * worker keeps its own connection alive between calls.  Timeouts: 1 s to connect,
- * FLORES_HTTP_TIMEOUT (default 3000 ms) in all.
+ * FLORES_HTTP_TIMEOUT (default 3000 ms) in all.  With FLORES_INTERNAL_SOCKET (a unix
+ * socket path) the connection goes to that socket, and FLORES_INTERNAL_URL only gives the
+ * scheme, the Host header and the path prefix ("http://localhost").
  *
  * Returns the reply's parsed JSON (the caller puts it) with *status its HTTP status; or
  * NULL with *status 0 when no reply came (unreachable, timed out, over

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 #include <time.h>
 #include <fcgiapp.h>
 #include <amqp.h>
@@ -141,6 +142,7 @@ typedef struct {
     int                   replied;
     int                   status;
     char                  request_id[FV_REQUEST_ID_MAX + 1];
+    char                  user_id[24];   /* the principal's id as text, r->user_id */
 } fv_req_impl_t;
 
 
@@ -214,6 +216,7 @@ struct fv_worker_s {
     fv_http_t            *http;          /* fv_http_json(): a kept-alive libcurl handle */
     struct redisContext  *redis;         /* FV_STORE_REDIS (fv_redis.c), NULL until used */
     int                   redis_broken;  /* failed: closed at the end of the request */
+    double                key_warned;    /* fv_now_ms() of the last "no gateway key" line */
 };
 
 struct fv_server_s {
@@ -228,6 +231,10 @@ struct fv_server_s {
     size_t                max_body;
     int                   listen_fd;
     char                  listen[256];
+    dev_t                 listen_dev;    /* the unix socket this process created, removed */
+    ino_t                 listen_ino;    /* at exit only while it is still that one */
+    unsigned char        *gateway_key;   /* FLORES_GATEWAY_KEY[_FILE]; NULL: not required */
+    size_t                gateway_key_len;
     atomic_int            stopping;
     atomic_int            signalled;
     int                   wake[2];       /* a pipe: written once to wake the relay on stop */
@@ -238,6 +245,20 @@ struct fv_server_s {
     unsigned              nconsumers;
     int                   curl_ready;    /* curl_global_init() ran */
 };
+
+/* The gateway key, when one is configured: every request must carry it as the FastCGI
+ * parameter FLORES_GATEWAY_KEY.  Compares given (NULL: absent) with key in constant time
+ * for a given of the key's length, and without returning early on another length. */
+int fv_gateway_key_ok(const unsigned char *key, size_t key_len, const char *given);
+/* Reads FLORES_GATEWAY_KEY, or the file named by FLORES_GATEWAY_KEY_FILE: *key NULL when
+ * neither is set; -1 with a logged reason when it is unreadable, shorter than
+ * FV_GATEWAY_KEY_MIN bytes or holds a byte outside [A-Za-z0-9+/=._-]. */
+int fv_gateway_key_load(const fv_conf_t *conf, unsigned char **key, size_t *len);
+
+#define FV_GATEWAY_KEY_MIN  32
+
+/* FLORES_LISTEN_MODE as a file mode (default 0660); -1 when it is not octal 0 to 0777. */
+long fv_listen_mode(const fv_conf_t *conf);
 
 /* A server without a socket, for fv_main() and the unit tests (conf becomes the server's). */
 fv_server_t *fv_server_new(const fv_service_t *svc, fv_conf_t *conf);

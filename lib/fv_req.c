@@ -681,14 +681,18 @@ fv_req_path_id(const fv_req_t *r, const char *name)
 int64_t
 fv_req_user_id(const fv_req_t *r)
 {
-    return fv_parse_id(r->user_id);
+    if (r->principal.kind == FV_PRINCIPAL_CUSTOMER || r->principal.kind == FV_PRINCIPAL_ADMIN) {
+        return r->principal.id;
+    }
+
+    return -1;
 }
 
 
 int
 fv_req_is_admin(const fv_req_t *r)
 {
-    return r->user_id != NULL && r->user_role != NULL && strcmp(r->user_role, "admin") == 0;
+    return r->principal.kind == FV_PRINCIPAL_ADMIN;
 }
 
 
@@ -704,7 +708,80 @@ fv_req_internal(const fv_req_t *r)
 int
 fv_req_is_service(const fv_req_t *r)
 {
-    return r->user_role != NULL && strcmp(r->user_role, "service") == 0 && fv_req_internal(r);
+    return r->principal.kind == FV_PRINCIPAL_SERVICE;
+}
+
+
+/* ---- the principal -------------------------------------------------------------------- */
+
+int
+fv_principal_parse(const char *id, const char *role, const char *internal,
+    fv_principal_t *p)
+{
+    int64_t  v;
+
+    p->kind = FV_PRINCIPAL_ANONYMOUS;
+    p->id = 0;
+
+    if (id != NULL && *id == '\0') {
+        id = NULL;
+    }
+    if (role != NULL && *role == '\0') {
+        role = NULL;
+    }
+
+    if (id == NULL && role == NULL) {
+        return 0;
+    }
+
+    if (role == NULL) {
+        return -1;                      /* an id nobody vouched a role for */
+    }
+
+    if (strcmp(role, "service") == 0) {
+        /* Only the internal passage gives this role, and it names nobody. */
+        if (id != NULL || internal == NULL || strcmp(internal, "1") != 0) {
+            return -1;
+        }
+        p->kind = FV_PRINCIPAL_SERVICE;
+        return 0;
+    }
+
+    if (id == NULL) {
+        return -1;
+    }
+
+    v = fv_parse_id(id);
+    if (v <= 0 || v > FV_PRINCIPAL_ID_MAX) {
+        return -1;
+    }
+
+    if (strcmp(role, "customer") == 0) {
+        p->kind = FV_PRINCIPAL_CUSTOMER;
+    } else if (strcmp(role, "admin") == 0) {
+        p->kind = FV_PRINCIPAL_ADMIN;
+    } else {
+        return -1;
+    }
+
+    p->id = v;
+    return 0;
+}
+
+
+const char *
+fv_principal_name(fv_principal_e kind)
+{
+    switch (kind) {
+    case FV_PRINCIPAL_CUSTOMER:
+        return "customer";
+    case FV_PRINCIPAL_ADMIN:
+        return "admin";
+    case FV_PRINCIPAL_SERVICE:
+        return "service";
+    default:
+        return "anonymous";
+    }
 }
 
 

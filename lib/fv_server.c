@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include "fv_internal.h"
 
@@ -29,10 +32,89 @@ void OS_LibShutdown(void);
 #define FV_WORKERS_DEFAULT  8
 #define FV_WORKERS_MAX      256
 #define FV_DRAIN_MAX        (64L * 1024 * 1024)    /* bytes of an unwanted body read away */
+#define FV_SUN_PATH_MAX     ((int) sizeof(((struct sockaddr_un *) 0)->sun_path))
 
 
 static int fv_health(fv_req_t *r);
 static int fv_metrics_handler(fv_req_t *r);
+
+
+/* ---- the gateway key ------------------------------------------------------------------
+ * A per-deployment secret the gateway adds to every request as the FastCGI parameter
+ * FLORES_GATEWAY_KEY: whoever else reaches the socket (a local user, a container on the
+ * same network) cannot present it, so identity parameters are believed only from the
+ * gateway.  Kept for the life of the process; never logged. */
+
+int
+fv_gateway_key_ok(const unsigned char *key, size_t key_len, const char *given)
+{
+    size_t                n;
+    const unsigned char  *cmp;
+    int                   same;
+
+    n = given != NULL ? strnlen(given, key_len + 1) : 0;
+
+    /* The comparison runs over key_len bytes whatever came: against the key itself when
+     * the length differs, so that neither the length nor its absence ends it early. */
+    cmp = n == key_len ? (const unsigned char *) given : key;
+    same = CRYPTO_memcmp(key, cmp, key_len) == 0;
+
+    return same & (n == key_len) & (given != NULL) & (key_len > 0);
+}
+
+
+int
+fv_gateway_key_load(const fv_conf_t *conf, unsigned char **key, size_t *len)
+{
+    unsigned char  *k;
+    const char     *file;
+    size_t          n, i;
+
+    *key = NULL;
+    *len = 0;
+
+    file = fv_conf_str(conf, "FLORES_GATEWAY_KEY_FILE", NULL);
+    if (fv_conf_str(conf, "FLORES_GATEWAY_KEY", NULL) == NULL
+        && (file == NULL || *file == '\0'))
+    {
+        return 0;
+    }
+
+    k = fv_conf_secret(conf, "FLORES_GATEWAY_KEY", &n);
+    if (k == NULL) {
+        fv_log(FV_LOG_ERROR, "FLORES_GATEWAY_KEY_FILE: the gateway key cannot be read");
+        return -1;
+    }
+
+    if (n < FV_GATEWAY_KEY_MIN) {
+        fv_log(FV_LOG_ERROR, "FLORES_GATEWAY_KEY: the gateway key must hold at least %d bytes"
+               " (it holds %zu)", FV_GATEWAY_KEY_MIN, n);
+        goto failed;
+    }
+
+    /* Hex, base64 or base64url: text that travels unchanged in nginx's configuration and
+     * in a FastCGI parameter (no NUL, quote, space or '$'). */
+    for (i = 0; i < n; i++) {
+        if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z')
+              || (k[i] >= '0' && k[i] <= '9') || strchr("+/=._-", k[i]) != NULL)
+            || k[i] == '\0')
+        {
+            fv_log(FV_LOG_ERROR, "FLORES_GATEWAY_KEY: the gateway key holds a byte outside"
+                   " [A-Za-z0-9+/=._-] at offset %zu", i);
+            goto failed;
+        }
+    }
+
+    *key = k;
+    *len = n;
+    return 0;
+
+failed:
+
+    explicit_bzero(k, n);
+    free(k);
+    return -1;
+}
 
 
 /* ---- the server object ---------------------------------------------------------------- */
@@ -90,6 +172,10 @@ fv_server_new(const fv_service_t *svc, fv_conf_t *conf)
 
     s->max_body = (size_t) fv_conf_long(conf, "FLORES_MAX_BODY", FV_MAX_BODY_DEFAULT, 1024,
         16L * 1024 * 1024);
+
+    if (fv_gateway_key_load(conf, &s->gateway_key, &s->gateway_key_len) != 0) {
+        goto failed;
+    }
 
     s->builtin = calloc(3, sizeof(fv_route_t));
     patterns = calloc(s->nroutes + 2, sizeof(char *));
@@ -174,6 +260,11 @@ fv_server_free(fv_server_t *s)
 
     if (s->curl_ready) {
         curl_global_cleanup();
+    }
+
+    if (s->gateway_key != NULL) {
+        explicit_bzero(s->gateway_key, s->gateway_key_len);
+        free(s->gateway_key);
     }
 
     fv_metrics_free(s->metrics);
@@ -386,23 +477,28 @@ fv_check(fv_req_t *r)
 {
     const fv_route_t  *rt = r->route;
     fv_errors_t       *e;
+    fv_principal_e     kind;
     char              *buf;
     size_t             len;
     fv_body_e          rc;
+    int                user;
 
-    if ((rt->access == FV_USER || rt->access == FV_ADMIN) && r->user_id == NULL) {
+    kind = r->principal.kind;
+    user = kind == FV_PRINCIPAL_CUSTOMER || kind == FV_PRINCIPAL_ADMIN;
+
+    if ((rt->access == FV_USER || rt->access == FV_ADMIN) && !user) {
         fv_reply_header(r, "WWW-Authenticate", "Bearer realm=\"flores-victoria\"");
         (void) fv_fail(r, 401, "UNAUTHORIZED", "Se requiere iniciar sesión");
         return -1;
     }
 
-    if (rt->access == FV_ADMIN && !fv_req_is_admin(r)) {
+    if (rt->access == FV_ADMIN && kind != FV_PRINCIPAL_ADMIN) {
         (void) fv_fail(r, 403, "FORBIDDEN", "No tiene permiso para realizar esta acción");
         return -1;
     }
 
-    if (rt->access == FV_SERVICE && !fv_req_is_service(r) && !fv_req_is_admin(r)) {
-        if (r->user_id == NULL) {
+    if (rt->access == FV_SERVICE && kind != FV_PRINCIPAL_SERVICE && kind != FV_PRINCIPAL_ADMIN) {
+        if (!user) {
             fv_reply_header(r, "WWW-Authenticate", "Bearer realm=\"flores-victoria\"");
             (void) fv_fail(r, 401, "UNAUTHORIZED", "Se requiere iniciar sesión");
         } else {
@@ -460,7 +556,7 @@ fv_dispatch(fv_worker_t *w, fv_io_t *io)
     const fv_route_t   *found = NULL;
     fv_route_e          m;
     char                allow[128], method[16];
-    char               *path = NULL, *user_id = NULL;
+    char               *path = NULL;
     unsigned char       rnd[16];
     double              t0;
     size_t              route_index, i;
@@ -515,17 +611,44 @@ fv_dispatch(fv_worker_t *w, fv_io_t *io)
     }
 
     r.request_id = impl.request_id;
-    r.user_id = fv_param_nonempty(io, "FLORES_USER_ID");
-    r.user_role = fv_param_nonempty(io, "FLORES_USER_ROLE");
-    r.user_email = fv_param_nonempty(io, "FLORES_USER_EMAIL");
+    route_index = s->nroutes + 2;       /* unmatched */
 
-    /* The role "service" is the internal listener's to give, never a token's. */
-    if (r.user_role != NULL && strcmp(r.user_role, "service") == 0 && !fv_req_internal(&r)) {
-        fv_log_req(&r, FV_LOG_WARN, "role \"service\" outside the internal listener ignored");
-        r.user_role = NULL;
+    /* Who sent it first (the gateway, or anyone who can reach the socket), then who is
+     * calling: nothing past these two answers to a request that fails either. */
+    if (s->gateway_key != NULL
+        && !fv_gateway_key_ok(s->gateway_key, s->gateway_key_len,
+                              FCGX_GetParam("FLORES_GATEWAY_KEY", io->envp)))
+    {
+        if (t0 - w->key_warned >= 1000.0 || w->key_warned == 0.0) {
+            w->key_warned = t0;
+            fv_log_req(&r, FV_LOG_WARN, "%s %.128s without the gateway key refused (at most"
+                       " one such line a second per worker)", r.method, r.path);
+        }
+        (void) fv_fail(&r, 403, "FORBIDDEN",
+            "La solicitud no llegó a través de la puerta de enlace");
+        goto done;
     }
 
-    route_index = s->nroutes + 2;       /* unmatched */
+    if (fv_principal_parse(FCGX_GetParam("FLORES_USER_ID", io->envp),
+                           FCGX_GetParam("FLORES_USER_ROLE", io->envp),
+                           FCGX_GetParam("FLORES_INTERNAL", io->envp), &r.principal) != 0)
+    {
+        fv_log_req(&r, FV_LOG_WARN, "%s %.128s: FLORES_USER_ID and FLORES_USER_ROLE name no"
+                   " principal; refused", r.method, r.path);
+        fv_reply_header(&r, "WWW-Authenticate", "Bearer realm=\"flores-victoria\"");
+        (void) fv_fail(&r, 401, "UNAUTHORIZED", "La identidad de la solicitud no es válida");
+        goto done;
+    }
+
+    if (r.principal.kind != FV_PRINCIPAL_ANONYMOUS) {
+        r.user_role = fv_principal_name(r.principal.kind);
+    }
+
+    if (r.principal.kind == FV_PRINCIPAL_CUSTOMER || r.principal.kind == FV_PRINCIPAL_ADMIN) {
+        (void) snprintf(impl.user_id, sizeof(impl.user_id), "%" PRId64, r.principal.id);
+        r.user_id = impl.user_id;
+        r.user_email = fv_param_nonempty(io, "FLORES_USER_EMAIL");
+    }
 
     m = fv_route_match(s->routes, r.method, r.path, &found, impl.params, &impl.nparams,
         allow, sizeof(allow));
@@ -581,6 +704,8 @@ fv_dispatch(fv_worker_t *w, fv_io_t *io)
         break;
     }
 
+done:
+
     fv_drain(io);
 
     /* Finishing frees the FastCGI parameters: keep what the log line and metrics need. */
@@ -588,10 +713,6 @@ fv_dispatch(fv_worker_t *w, fv_io_t *io)
     r.method = method;
     path = strndup(r.path, 1024);
     r.path = path != NULL ? path : "?";
-    if (r.user_id != NULL) {
-        user_id = strndup(r.user_id, 64);
-        r.user_id = user_id != NULL ? user_id : "?";
-    }
     r.user_role = NULL;
     r.user_email = NULL;
     r.query = "";
@@ -611,7 +732,6 @@ fv_dispatch(fv_worker_t *w, fv_io_t *io)
     fv_params_free(impl.params, impl.nparams);
     fv_buf_free(&impl.headers);
     free(path);
-    free(user_id);
 }
 
 
@@ -872,95 +992,293 @@ fv_signal_main(void *arg)
 }
 
 
-/* ---- the listening socket ------------------------------------------------------------- */
+/* ---- the listening socket -------------------------------------------------------------
+ * FLORES_LISTEN is "host:port" ("[v6]:port", ":port" for every address) or a unix socket
+ * path (starting with '/').  A socket file is created with FLORES_LISTEN_MODE (default
+ * 0660) and, with FLORES_LISTEN_GROUP, that group: bound under a umask that lets nobody
+ * else in, given its group and mode, and only then listened on, so no connection is ever
+ * accepted under looser rights.  A path that exists is replaced only when it is a socket
+ * nobody answers on (left by a process that died); any other file, or a live socket, stops
+ * the start.  Our own rather than FCGX_OpenSocket(), which exits the process when the
+ * address is taken. */
 
-/* "host:port" ("[v6]:port", ":port" for every address) or a unix socket path.  Our own
- * rather than FCGX_OpenSocket(), which exits the process when the address is taken. */
-static int
-fv_listen(const char *spec, int backlog)
+long
+fv_listen_mode(const fv_conf_t *conf)
 {
-    struct addrinfo     hints, *res = NULL, *ai;
-    struct sockaddr_un  un;
-    struct stat         st;
-    const char         *colon, *port;
-    char                host[256];
-    size_t              hlen;
-    int                 fd = -1, on = 1, rc;
+    const char  *v;
+    long         mode = 0;
 
-    colon = strrchr(spec, ':');
-
-    if (spec[0] != '/' && colon != NULL && colon[1] != '\0'
-        && strspn(colon + 1, "0123456789") == strlen(colon + 1))
-    {
-        port = colon + 1;
-        hlen = (size_t) (colon - spec);
-        if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
-            spec++;
-            hlen -= 2;
-        }
-        if (hlen >= sizeof(host)) {
-            fv_log(FV_LOG_ERROR, "FLORES_LISTEN: host name too long");
-            return -1;
-        }
-        memcpy(host, spec, hlen);
-        host[hlen] = '\0';
-
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-
-        rc = getaddrinfo(hlen && strcmp(host, "*") ? host : NULL, port, &hints, &res);
-        if (rc != 0) {
-            fv_log(FV_LOG_ERROR, "FLORES_LISTEN: cannot resolve \"%s\": %s", host,
-                gai_strerror(rc));
-            return -1;
-        }
-
-        for (ai = res; ai != NULL; ai = ai->ai_next) {
-            fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-            if (fd < 0) {
-                continue;
-            }
-            if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == 0
-                && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
-            {
-                break;
-            }
-            fv_log(FV_LOG_ERROR, "cannot listen on %s: %s", spec, strerror(errno));
-            (void) close(fd);
-            fd = -1;
-        }
-
-        freeaddrinfo(res);
-        return fd;
+    v = fv_conf_str(conf, "FLORES_LISTEN_MODE", NULL);
+    if (v == NULL) {
+        return 0660;
     }
 
-    if (strlen(spec) >= sizeof(un.sun_path)) {
-        fv_log(FV_LOG_ERROR, "FLORES_LISTEN: socket path too long");
+    if (*v == '\0' || strlen(v) > 4 || strspn(v, "01234567") != strlen(v)) {
         return -1;
     }
 
-    /* A socket left by an earlier run is replaced; any other file is not touched. */
-    if (lstat(spec, &st) == 0 && S_ISSOCK(st.st_mode)) {
-        (void) unlink(spec);
+    for ( /* void */ ; *v; v++) {
+        mode = mode * 8 + (*v - '0');
+    }
+
+    return mode <= 0777 ? mode : -1;
+}
+
+
+/* The gid of FLORES_LISTEN_GROUP: 0 with *gid (unchanged when unset), -1 when unknown. */
+static int
+fv_listen_group(const fv_conf_t *conf, gid_t *gid)
+{
+    struct group   gr, *res = NULL;
+    const char    *name;
+    char           buf[4096];
+    int            rc;
+
+    name = fv_conf_str(conf, "FLORES_LISTEN_GROUP", NULL);
+    if (name == NULL) {
+        return 0;
+    }
+
+    rc = *name != '\0' ? getgrnam_r(name, &gr, buf, sizeof(buf), &res) : 0;
+    if (rc != 0 || res == NULL) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN_GROUP: no group \"%.64s\"%s%s", name,
+            rc != 0 ? ": " : "", rc != 0 ? strerror(rc) : "");
+        return -1;
+    }
+
+    *gid = gr.gr_gid;
+    return 0;
+}
+
+
+/* A socket file found at path: removed when nothing answers on it; -1 when it is not a
+ * socket, or a process still listens there. */
+static int
+fv_listen_stale(const char *path, const struct sockaddr_un *un)
+{
+    struct stat  st;
+    int          fd, rc, err;
+
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT) {
+            return 0;
+        }
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN: cannot inspect %s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    if (!S_ISSOCK(st.st_mode)) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN: %s exists and is not a socket; not replacing it",
+            path);
+        return -1;
+    }
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fv_log(FV_LOG_ERROR, "socket() failed: %s", strerror(errno));
+        return -1;
+    }
+
+    rc = connect(fd, (const struct sockaddr *) un, sizeof(*un));
+    err = errno;
+    (void) close(fd);
+
+    if (rc == 0 || (err != ECONNREFUSED && err != ENOENT)) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN: %s %s; not replacing it", path,
+            rc == 0 ? "is in use by another process" : strerror(err));
+        return -1;
+    }
+
+    /* Nobody listens: a socket left by a process that died.  unlink() removes whatever is
+     * there by now; the window is the one between two starts of the same service. */
+    if (unlink(path) != 0 && errno != ENOENT) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN: cannot remove the stale socket %s: %s", path,
+            strerror(errno));
+        return -1;
+    }
+
+    fv_log(FV_LOG_INFO, "removed the stale socket %s", path);
+    return 0;
+}
+
+
+static int
+fv_listen_unix(fv_server_t *s, int backlog)
+{
+    struct sockaddr_un  un;
+    struct stat         st;
+    const char         *path = s->listen;
+    gid_t               gid = (gid_t) -1;
+    mode_t              old;
+    long                mode;
+    int                 fd, rc;
+
+    if (strlen(path) >= sizeof(un.sun_path)) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN: socket path longer than %zu bytes",
+            sizeof(un.sun_path) - 1);
+        return -1;
+    }
+
+    mode = fv_listen_mode(s->conf);
+    if (mode < 0) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN_MODE must be an octal mode from 0 to 0777");
+        return -1;
+    }
+
+    if (fv_listen_group(s->conf, &gid) != 0) {
+        return -1;
     }
 
     memset(&un, 0, sizeof(un));
     un.sun_family = AF_UNIX;
-    memcpy(un.sun_path, spec, strlen(spec));
+    memcpy(un.sun_path, path, strlen(path));
 
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *) &un, sizeof(un)) != 0
-        || listen(fd, backlog) != 0)
-    {
-        fv_log(FV_LOG_ERROR, "cannot listen on %s: %s", spec, strerror(errno));
-        if (fd >= 0) {
-            (void) close(fd);
-        }
+    if (fv_listen_stale(path, &un) != 0) {
         return -1;
     }
 
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fv_log(FV_LOG_ERROR, "socket() failed: %s", strerror(errno));
+        return -1;
+    }
+
+    /* No threads run yet: the process-wide umask may change for the bind alone. */
+    old = umask(0177);
+    rc = bind(fd, (struct sockaddr *) &un, sizeof(un));
+    (void) umask(old);
+
+    if (rc != 0) {
+        fv_log(FV_LOG_ERROR, "cannot listen on %s: %s", path, strerror(errno));
+        (void) close(fd);
+        return -1;
+    }
+
+    if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+        fv_log(FV_LOG_ERROR, "cannot listen on %s: the socket vanished", path);
+        goto failed;
+    }
+
+    s->listen_dev = st.st_dev;
+    s->listen_ino = st.st_ino;
+
+    if (gid != (gid_t) -1 && chown(path, (uid_t) -1, gid) != 0) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN_GROUP: cannot give %s to group %s: %s", path,
+            fv_conf_str(s->conf, "FLORES_LISTEN_GROUP", ""), strerror(errno));
+        goto failed;
+    }
+
+    if (chmod(path, (mode_t) mode) != 0) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN_MODE: cannot set %s to %04lo: %s", path, mode,
+            strerror(errno));
+        goto failed;
+    }
+
+    if (listen(fd, backlog) != 0) {
+        fv_log(FV_LOG_ERROR, "cannot listen on %s: %s", path, strerror(errno));
+        goto failed;
+    }
+
+    return fd;
+
+failed:
+
+    (void) close(fd);
+    (void) unlink(path);
+    s->listen_ino = 0;
+    return -1;
+}
+
+
+/* Removes the socket file at exit, unless another process has put its own there since. */
+static void
+fv_listen_remove(fv_server_t *s)
+{
+    struct stat  st;
+
+    if (s->listen[0] != '/' || s->listen_ino == 0) {
+        return;
+    }
+
+    if (lstat(s->listen, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == s->listen_dev
+        && st.st_ino == s->listen_ino)
+    {
+        (void) unlink(s->listen);
+    }
+}
+
+
+static int
+fv_listen(fv_server_t *s, int backlog)
+{
+    struct addrinfo     hints, *res = NULL, *ai;
+    const char         *spec = s->listen, *colon, *port;
+    char                host[256];
+    size_t              hlen;
+    int                 fd = -1, on = 1, rc;
+
+    if (spec[0] == '/') {
+        return fv_listen_unix(s, backlog);
+    }
+
+    if (fv_conf_str(s->conf, "FLORES_LISTEN_MODE", NULL) != NULL
+        || fv_conf_str(s->conf, "FLORES_LISTEN_GROUP", NULL) != NULL)
+    {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN_MODE and FLORES_LISTEN_GROUP apply to a unix"
+               " socket, and FLORES_LISTEN \"%s\" is not one", spec);
+        return -1;
+    }
+
+    colon = strrchr(spec, ':');
+
+    if (colon == NULL || colon[1] == '\0' || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+    {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN \"%s\" is neither host:port nor a socket path "
+               "starting with '/'", spec);
+        return -1;
+    }
+
+    port = colon + 1;
+    hlen = (size_t) (colon - spec);
+    if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
+        spec++;
+        hlen -= 2;
+    }
+    if (hlen >= sizeof(host)) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN: host name too long");
+        return -1;
+    }
+    memcpy(host, spec, hlen);
+    host[hlen] = '\0';
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+
+    rc = getaddrinfo(hlen && strcmp(host, "*") ? host : NULL, port, &hints, &res);
+    if (rc != 0) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN: cannot resolve \"%s\": %s", host,
+            gai_strerror(rc));
+        return -1;
+    }
+
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            continue;
+        }
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == 0
+            && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
+        {
+            break;
+        }
+        fv_log(FV_LOG_ERROR, "cannot listen on %s: %s", s->listen, strerror(errno));
+        (void) close(fd);
+        fd = -1;
+    }
+
+    freeaddrinfo(res);
     return fd;
 }
 
@@ -982,7 +1300,15 @@ fv_usage(FILE *f, const char *prog, const fv_service_t *svc)
         "Configuration: FLORES_* variables from the environment, or KEY=VALUE lines in the\n"
         "file named by FLORES_CONFIG (the environment wins).  A secret KEY may be given as\n"
         "KEY_FILE=path instead.\n"
-        "  FLORES_LISTEN                host:port or a unix socket path (required)\n"
+        "  FLORES_LISTEN                host:port, or a unix socket path starting with '/'\n"
+        "                               (required); an existing path is replaced only when\n"
+        "                               it is a socket nobody answers on\n"
+        "  FLORES_LISTEN_MODE           the socket's mode, octal (default 0660)\n"
+        "  FLORES_LISTEN_GROUP          the socket's group, by name (default: the process's)\n"
+        "  FLORES_GATEWAY_KEY_FILE      file holding the gateway key (at least %d bytes of\n"
+        "                               [A-Za-z0-9+/=._-]); when set, a request without the\n"
+        "                               FastCGI parameter FLORES_GATEWAY_KEY equal to it is\n"
+        "                               refused 403, /health and /metrics included\n"
         "  FLORES_WORKERS               worker threads (default %d)\n"
         "  FLORES_MAX_BODY              largest request body in bytes (default %d)\n"
         "  FLORES_LOG_LEVEL             debug, info, warn or error (default info)\n"
@@ -1000,10 +1326,13 @@ fv_usage(FILE *f, const char *prog, const fv_service_t *svc)
         "  FLORES_REDIS_TIMEOUT         connect and command timeout in ms (default 1000)\n"
         "  FLORES_CONSUMER_PREFETCH     unacknowledged messages per consumer (default 8)\n"
         "  FLORES_INTERNAL_URL          the gateway's internal listener, for fv_http_json()\n"
+        "  FLORES_INTERNAL_SOCKET       reach it over this unix socket (the URL's host and\n"
+        "                               port are then not used)\n"
         "  FLORES_HTTP_TIMEOUT          its total timeout per call in ms (default 3000)\n"
         "\n"
         "SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n",
-        prog, svc->name, FV_WORKERS_DEFAULT, FV_MAX_BODY_DEFAULT, svc->name);
+        prog, svc->name, FV_GATEWAY_KEY_MIN, FV_WORKERS_DEFAULT, FV_MAX_BODY_DEFAULT,
+        svc->name);
 }
 
 
@@ -1027,6 +1356,7 @@ fv_check_conf(const fv_conf_t *conf, const fv_service_t *svc)
     };
     const char  *v;
     size_t       i;
+    gid_t        gid;
     int          ok = 1;
 
     v = fv_conf_str(conf, "FLORES_LISTEN", NULL);
@@ -1041,6 +1371,22 @@ fv_check_conf(const fv_conf_t *conf, const fv_service_t *svc)
                 longs[i].min, longs[i].max);
             ok = 0;
         }
+    }
+
+    if (fv_listen_mode(conf) < 0) {
+        fv_log(FV_LOG_ERROR, "FLORES_LISTEN_MODE must be an octal mode from 0 to 0777");
+        ok = 0;
+    }
+
+    if (fv_listen_group(conf, &gid) != 0) {
+        ok = 0;
+    }
+
+    v = fv_conf_str(conf, "FLORES_INTERNAL_SOCKET", NULL);
+    if (v != NULL && *v != '\0' && (v[0] != '/' || strlen(v) >= FV_SUN_PATH_MAX)) {
+        fv_log(FV_LOG_ERROR, "FLORES_INTERNAL_SOCKET must be a socket path starting with '/',"
+               " shorter than %d bytes", FV_SUN_PATH_MAX);
+        ok = 0;
     }
 
     v = fv_conf_str(conf, "FLORES_LOG_LEVEL", "info");
@@ -1175,7 +1521,7 @@ fv_main(int argc, char **argv, const fv_service_t *svc)
     listen_at = fv_conf_str(conf, "FLORES_LISTEN", NULL);
     (void) snprintf(s->listen, sizeof(s->listen), "%s", listen_at);
 
-    s->listen_fd = fv_listen(s->listen, FV_BACKLOG);
+    s->listen_fd = fv_listen(s, FV_BACKLOG);
     if (s->listen_fd < 0) {
         fv_server_free(s);
         OS_LibShutdown();
@@ -1185,6 +1531,7 @@ fv_main(int argc, char **argv, const fv_service_t *svc)
     if (svc->init != NULL && svc->init(s) != FV_OK) {
         fv_log(FV_LOG_ERROR, "the service failed to start");
         (void) close(s->listen_fd);
+        fv_listen_remove(s);
         fv_server_free(s);
         OS_LibShutdown();
         return 1;
@@ -1264,9 +1611,7 @@ exit_hook:
     }
 
     (void) close(s->listen_fd);
-    if (s->listen[0] == '/') {
-        (void) unlink(s->listen);
-    }
+    fv_listen_remove(s);
 
     fv_server_free(s);
     OS_LibShutdown();

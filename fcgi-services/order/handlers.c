@@ -79,8 +79,9 @@ static int order_make(fv_req_t *r, json_object *lines, order_answer_t *a);
 static int order_wait(fv_req_t *r, int64_t user_id, const char *key, const char *fp);
 static char *order_envelope(fv_req_t *r, int status, json_object *order);
 static int order_data(fv_req_t *r, int status, json_object *order, const char *message);
-static int order_list(fv_req_t *r, int64_t user_id, const char *status);
-static int order_move(fv_req_t *r, int64_t user_id, const char *status);
+static int order_list(fv_req_t *r, order_scope_e scope, const char *status);
+static int order_move(fv_req_t *r, order_scope_e scope, const char *status);
+static order_scope_e order_reach(fv_req_t *r);
 static int order_unavailable(fv_req_t *r);
 
 
@@ -806,10 +807,20 @@ order_unavailable(fv_req_t *r)
 }
 
 
+/* An administrator reaches every order, anyone else their own (FV_USER routes: the
+ * principal is a customer or an admin with a positive id). */
+static order_scope_e
+order_reach(fv_req_t *r)
+{
+    return r->principal.kind == FV_PRINCIPAL_ADMIN ? ORDER_ANY_OWNER : ORDER_OWNER;
+}
+
+
+/* Everyone's own list, an administrator's too. */
 int
 order_list_mine(fv_req_t *r)
 {
-    return order_list(r, fv_req_user_id(r), NULL);
+    return order_list(r, ORDER_OWNER, NULL);
 }
 
 
@@ -822,12 +833,12 @@ order_list_all(fv_req_t *r)
     status = json_object_object_get_ex(r->args, "status", &v) && v != NULL
              ? json_object_get_string(v) : NULL;
 
-    return order_list(r, 0, status);
+    return order_list(r, ORDER_ANY_OWNER, status);
 }
 
 
 static int
-order_list(fv_req_t *r, int64_t user_id, const char *status)
+order_list(fv_req_t *r, order_scope_e scope, const char *status)
 {
     json_object  *orders, *data, *pagination;
     long          page, limit, total;
@@ -839,7 +850,8 @@ order_list(fv_req_t *r, int64_t user_id, const char *status)
         return FV_OK;
     }
 
-    rc = order_store_list(r->worker, user_id, status, page, limit, &orders, &total);
+    rc = order_store_list(r->worker, scope, fv_req_user_id(r), status, page, limit, &orders,
+        &total);
     if (rc != FV_OK) {
         json_object_put(orders);
         return rc;
@@ -873,7 +885,7 @@ order_get(fv_req_t *r)
     }
 
     /* Another customer's order is "not found", never "forbidden". */
-    rc = order_store_get(r->worker, id, fv_req_is_admin(r) ? 0 : fv_req_user_id(r), &order);
+    rc = order_store_get(r->worker, id, order_reach(r), fv_req_user_id(r), &order);
     if (rc == ORDER_STORE_NOT_FOUND) {
         return fv_fail(r, 404, "NOT_FOUND", ORDER_MSG_NOT_FOUND);
     }
@@ -890,7 +902,7 @@ order_get(fv_req_t *r)
 int
 order_cancel(fv_req_t *r)
 {
-    return order_move(r, fv_req_is_admin(r) ? 0 : fv_req_user_id(r), "cancelled");
+    return order_move(r, order_reach(r), "cancelled");
 }
 
 
@@ -900,23 +912,24 @@ order_set_status(fv_req_t *r)
     json_object  *v;
 
     (void) json_object_object_get_ex(r->body, "status", &v);
-    return order_move(r, 0, json_object_get_string(v));
+    return order_move(r, ORDER_ANY_OWNER, json_object_get_string(v));
 }
 
 
 static int
-order_move(fv_req_t *r, int64_t user_id, const char *status)
+order_move(fv_req_t *r, order_scope_e scope, const char *status)
 {
     json_object  *order, *release;
     int64_t       id;
     int           rc;
 
     id = fv_req_path_id(r, "id");
-    if (id <= 0 || user_id < 0) {
+    if (id <= 0) {
         return fv_fail(r, 404, "NOT_FOUND", ORDER_MSG_NOT_FOUND);
     }
 
-    rc = order_store_transition(r->worker, id, user_id, status, &order, &release);
+    rc = order_store_transition(r->worker, id, scope, fv_req_user_id(r), status, &order,
+        &release);
     if (rc == ORDER_STORE_NOT_FOUND) {
         return fv_fail(r, 404, "NOT_FOUND", ORDER_MSG_NOT_FOUND);
     }

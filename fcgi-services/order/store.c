@@ -336,21 +336,36 @@ fail:
 }
 
 
+/* The scope as the queries' two parameters: "true" for any owner, else the owner's id. */
+static int
+order_scope(order_scope_e scope, int64_t user_id, const char **all, char *uid, size_t size)
+{
+    *all = scope == ORDER_ANY_OWNER ? "true" : "false";
+    (void) snprintf(uid, size, "%" PRId64, scope == ORDER_ANY_OWNER ? (int64_t) 0 : user_id);
+
+    return scope == ORDER_ANY_OWNER || user_id > 0 ? 0 : -1;
+}
+
+
 int
-order_store_get(fv_worker_t *w, int64_t id, int64_t user_id, json_object **order)
+order_store_get(fv_worker_t *w, int64_t id, order_scope_e scope, int64_t user_id,
+    json_object **order)
 {
     char         oid[24], uid[24];
-    const char  *p[2] = { oid, uid };
+    const char  *p[3] = { oid, NULL, uid };
     PGresult    *res;
     int          rc;
 
     *order = NULL;
     (void) snprintf(oid, sizeof(oid), "%" PRId64, id);
-    (void) snprintf(uid, sizeof(uid), "%" PRId64, user_id);
+
+    if (order_scope(scope, user_id, &p[1], uid, sizeof(uid)) != 0) {
+        return ORDER_STORE_NOT_FOUND;
+    }
 
     rc = order_store_one(w,
         "SELECT " ORDER_JSON " FROM orders WHERE id = $1 AND stage <> 'reserving'"
-        " AND ($2::bigint <= 0 OR user_id = $2::bigint)", 2, p, &res);
+        " AND ($2::boolean OR user_id = $3::bigint)", 3, p, &res);
     if (rc != FV_OK) {
         return rc;
     }
@@ -362,11 +377,11 @@ order_store_get(fv_worker_t *w, int64_t id, int64_t user_id, json_object **order
 
 
 int
-order_store_list(fv_worker_t *w, int64_t user_id, const char *status, long page,
-    long limit, json_object **orders, long *total)
+order_store_list(fv_worker_t *w, order_scope_e scope, int64_t user_id,
+    const char *status, long page, long limit, json_object **orders, long *total)
 {
     char          uid[24], lim[24], off[24];
-    const char   *p[4] = { uid, status, lim, off };
+    const char   *p[5] = { NULL, uid, status, lim, off };
     PGresult     *res;
     json_object  *o;
     int           rc, i, n;
@@ -374,23 +389,27 @@ order_store_list(fv_worker_t *w, int64_t user_id, const char *status, long page,
     *orders = NULL;
     *total = 0;
 
-    (void) snprintf(uid, sizeof(uid), "%" PRId64, user_id);
+    if (order_scope(scope, user_id, &p[0], uid, sizeof(uid)) != 0) {
+        fv_log(FV_LOG_ERROR, "order list asked for the orders of user %" PRId64, user_id);
+        return FV_ERROR;
+    }
+
     (void) snprintf(lim, sizeof(lim), "%ld", limit);
     (void) snprintf(off, sizeof(off), "%ld", (page - 1) * limit);
 
     rc = order_store_one(w,
         "SELECT " ORDER_JSON ", count(*) OVER () FROM orders WHERE stage <> 'reserving'"
-        " AND ($1::bigint <= 0 OR user_id = $1::bigint)"
-        " AND ($2::text IS NULL OR status = $2::text)"
-        " ORDER BY created_at DESC, id DESC LIMIT $3::int OFFSET $4::int", 4, p, &res);
+        " AND ($1::boolean OR user_id = $2::bigint)"
+        " AND ($3::text IS NULL OR status = $3::text)"
+        " ORDER BY created_at DESC, id DESC LIMIT $4::int OFFSET $5::int", 5, p, &res);
 
     *orders = json_object_new_array();
     if (rc == ORDER_STORE_NOT_FOUND) {
         /* Past the last page: the total needs its own count. */
         rc = order_store_one(w,
             "SELECT count(*) FROM orders WHERE stage <> 'reserving'"
-            " AND ($1::bigint <= 0 OR user_id = $1::bigint)"
-            " AND ($2::text IS NULL OR status = $2::text)", 2, p, &res);
+            " AND ($1::boolean OR user_id = $2::bigint)"
+            " AND ($3::text IS NULL OR status = $3::text)", 3, p, &res);
         if (rc == FV_OK) {
             *total = strtol(PQgetvalue(res, 0, 0), NULL, 10);
             PQclear(res);
@@ -452,11 +471,12 @@ order_allowed(const char *from, const char *to, int customer)
 
 
 int
-order_store_transition(fv_worker_t *w, int64_t id, int64_t user_id, const char *status,
-    json_object **order, json_object **release)
+order_store_transition(fv_worker_t *w, int64_t id, order_scope_e scope, int64_t user_id,
+    const char *status, json_object **order, json_object **release)
 {
     char          oid[24], uid[24];
-    const char   *p[3] = { oid, uid, status };
+    const char   *p[3] = { oid, NULL, uid };
+    const char   *u[3] = { oid, NULL, status };
     PGresult     *res;
     json_object  *event;
     int           rc, releasing;
@@ -467,7 +487,11 @@ order_store_transition(fv_worker_t *w, int64_t id, int64_t user_id, const char *
     res = NULL;
 
     (void) snprintf(oid, sizeof(oid), "%" PRId64, id);
-    (void) snprintf(uid, sizeof(uid), "%" PRId64, user_id);
+
+    if (order_scope(scope, user_id, &p[1], uid, sizeof(uid)) != 0) {
+        return ORDER_STORE_NOT_FOUND;
+    }
+    u[1] = p[1];
 
     if ((rc = fv_pg_begin(w)) != FV_OK) {
         return rc;
@@ -475,12 +499,12 @@ order_store_transition(fv_worker_t *w, int64_t id, int64_t user_id, const char *
 
     rc = order_store_one(w,
         "SELECT status, stage FROM orders WHERE id = $1 AND stage <> 'reserving'"
-        " AND ($2::bigint <= 0 OR user_id = $2::bigint) FOR UPDATE", 2, p, &res);
+        " AND ($2::boolean OR user_id = $3::bigint) FOR UPDATE", 3, p, &res);
     if (rc != FV_OK) {
         goto fail;
     }
 
-    if (!order_allowed(PQgetvalue(res, 0, 0), status, user_id > 0)) {
+    if (!order_allowed(PQgetvalue(res, 0, 0), status, scope == ORDER_OWNER)) {
         rc = ORDER_STORE_INVALID;
         goto fail;
     }
@@ -493,9 +517,9 @@ order_store_transition(fv_worker_t *w, int64_t id, int64_t user_id, const char *
         "UPDATE orders SET status = $3,"
         "   stage = CASE WHEN $3 = 'cancelled' AND stage = 'held' THEN 'releasing' ELSE stage END,"
         "   reason = CASE WHEN $3 = 'cancelled' THEN"
-        "     CASE WHEN $2::bigint > 0 THEN 'CUSTOMER' ELSE 'ADMIN' END ELSE reason END,"
+        "     CASE WHEN $2::boolean THEN 'ADMIN' ELSE 'CUSTOMER' END ELSE reason END,"
         "   status_history = status_history || " ORDER_HISTORY("$3") ", updated_at = now()"
-        " WHERE id = $1 RETURNING " ORDER_JSON ", " ORDER_EVENT ", reserved::text", 3, p, &res);
+        " WHERE id = $1 RETURNING " ORDER_JSON ", " ORDER_EVENT ", reserved::text", 3, u, &res);
     if (rc == ORDER_STORE_NOT_FOUND) {
         rc = FV_ERROR;
     }

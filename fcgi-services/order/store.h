@@ -51,18 +51,28 @@ int order_store_reserved(fv_worker_t *w, int64_t id, const char *line);
 int order_store_settle(fv_worker_t *w, int64_t id, int ok, const char *reason,
     json_object **order);
 
-/* One order; user_id > 0 restricts it to that owner. */
-int order_store_get(fv_worker_t *w, int64_t id, int64_t user_id, json_object **order);
-/* A page, newest first; user_id > 0: that user's; status NULL: any. */
-int order_store_list(fv_worker_t *w, int64_t user_id, const char *status, long page,
-    long limit, json_object **orders, long *total);
+/* Whose orders a call reaches.  ORDER_ANY_OWNER is an administrator's reach, said in so
+ * many words by a handler that checked the principal; ORDER_OWNER restricts every query to
+ * user_id's orders, and there a user_id that is not positive reaches no order at all: no
+ * id value ever means "every order". */
+typedef enum {
+    ORDER_OWNER = 0,
+    ORDER_ANY_OWNER
+} order_scope_e;
+
+/* One order (ORDER_STORE_NOT_FOUND when out of reach). */
+int order_store_get(fv_worker_t *w, int64_t id, order_scope_e scope, int64_t user_id,
+    json_object **order);
+/* A page, newest first; status NULL: any. */
+int order_store_list(fv_worker_t *w, order_scope_e scope, int64_t user_id,
+    const char *status, long page, long limit, json_object **orders, long *total);
 
 /* Moves the order to status in one transaction with its order.status_changed event.
- * user_id > 0: the owner acting (customer rules), else an administrator.  When the order
- * is cancelled while its stock is held, *release receives the lines to give back (stage
- * releasing).  *order receives the order. */
-int order_store_transition(fv_worker_t *w, int64_t id, int64_t user_id, const char *status,
-    json_object **order, json_object **release);
+ * ORDER_OWNER: the owner acting (customer rules); ORDER_ANY_OWNER: an administrator.  When
+ * the order is cancelled while its stock is held, *release receives the lines to give back
+ * (stage releasing).  *order receives the order. */
+int order_store_transition(fv_worker_t *w, int64_t id, order_scope_e scope, int64_t user_id,
+    const char *status, json_object **order, json_object **release);
 /* Every line given back: stage released. */
 int order_store_released(fv_worker_t *w, int64_t id);
 

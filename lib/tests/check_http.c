@@ -1,6 +1,6 @@
 /* check_http.c: fv_http_json() against a small HTTP server inside the test: JSON replies
- * and statuses, bodies and headers sent, kept-alive connections, the size bound, timeouts
- * and unreachable peers. */
+ * and statuses, bodies and headers sent, kept-alive connections, the size bound, timeouts,
+ * unreachable peers, and the same over a unix socket (FLORES_INTERNAL_SOCKET). */
 
 #include <config.h>
 
@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "check_fv.h"
 #include "fv_http.h"
@@ -485,6 +486,79 @@ START_TEST(an_unreachable_peer_fails_fast)
 END_TEST
 
 
+/* ---- over a unix socket ------------------------------------------------------------- */
+
+static char  sock_path[108];
+
+
+static void
+unix_setup(void)
+{
+    struct sockaddr_un  un;
+
+    memset(&srv, 0, sizeof(srv));
+    ck_assert_int_eq(pthread_mutex_init(&srv.lock, NULL), 0);
+
+    (void) snprintf(sock_path, sizeof(sock_path), "/tmp/check_http.%ld.sock", (long) getpid());
+    (void) unlink(sock_path);
+
+    srv.fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_ge(srv.fd, 0);
+    memset(&un, 0, sizeof(un));
+    un.sun_family = AF_UNIX;
+    memcpy(un.sun_path, sock_path, strlen(sock_path));
+    ck_assert_int_eq(bind(srv.fd, (struct sockaddr *) &un, sizeof(un)), 0);
+    ck_assert_int_eq(listen(srv.fd, 16), 0);
+    ck_assert_int_eq(pthread_create(&srv.thread, NULL, srv_main, NULL), 0);
+
+    /* Port 1 of localhost answers nothing: a reply can only come through the socket. */
+    ck_assert_int_eq(setenv("FLORES_INTERNAL_SOCKET", sock_path, 1), 0);
+    make_server("http://localhost:1", NULL);
+}
+
+
+static void
+unix_teardown(void)
+{
+    teardown();
+    (void) unlink(sock_path);
+    (void) unsetenv("FLORES_INTERNAL_SOCKET");
+}
+
+
+START_TEST(calls_go_through_the_unix_socket)
+{
+    json_object  *o;
+    long          status = -1;
+    char          req[8192];
+
+    o = fv_http_json(&worker, "GET", "/json", NULL, "rid-u", &status);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(status, 200);
+    json_object_put(o);
+
+    last_request(req, sizeof(req));
+    ck_assert_msg(strncmp(req, "GET /json HTTP/1.1\r\n", 20) == 0, "%s", req);
+    ck_assert_ptr_nonnull(strstr(req, "\r\nHost: localhost:1\r\n"));
+
+    /* Kept alive there too. */
+    o = fv_http_json(&worker, "GET", "/missing", NULL, NULL, &status);
+    ck_assert_int_eq(status, 404);
+    json_object_put(o);
+    ck_assert_int_eq(atomic_load(&srv.accepts), 1);
+
+    /* A socket nobody listens on fails fast, as an unreachable peer. */
+    fv_worker_close(&worker);
+    fv_server_free(server);
+    ck_assert_int_eq(setenv("FLORES_INTERNAL_SOCKET", "/nonexistent/internal.sock", 1), 0);
+    make_server("http://localhost:1", NULL);
+    status = -1;
+    ck_assert_ptr_null(fv_http_json(&worker, "GET", "/json", NULL, NULL, &status));
+    ck_assert_int_eq(status, 0);
+}
+END_TEST
+
+
 int
 main(void)
 {
@@ -506,6 +580,12 @@ main(void)
     tcase_add_test(tc, bad_requests_are_not_sent);
     tcase_add_test(tc, a_slow_peer_times_out);
     tcase_add_test(tc, an_unreachable_peer_fails_fast);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("unix socket");
+    tcase_set_timeout(tc, 20);
+    tcase_add_checked_fixture(tc, unix_setup, unix_teardown);
+    tcase_add_test(tc, calls_go_through_the_unix_socket);
     suite_add_tcase(s, tc);
 
     return check_run(s);

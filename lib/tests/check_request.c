@@ -296,8 +296,8 @@ START_TEST(service_access)
     ck_assert_int_eq(m.status, 403);
     mem_free(&m);
 
-    /* Role "service" from anywhere but the internal passage (a token's claim) is refused
-     * and dropped: never a service, never any role. */
+    /* Role "service" from anywhere but the internal passage (a token's claim) names no
+     * principal: 401 before any handler, on any route. */
     mem_init(&m, "POST", "/api/stock/reserve", NULL);
     mem_param(&m, "FLORES_USER_ROLE", "service");
     mem_run(&worker, &m);
@@ -309,7 +309,17 @@ START_TEST(service_access)
     mem_param(&m, "FLORES_USER_ROLE", "service");
     mem_param(&m, "FLORES_INTERNAL", "");
     mem_run(&worker, &m);
-    ck_assert_int_eq(m.status, 403);
+    ck_assert_int_eq(m.status, 401);
+    ck_assert_str_eq(mem_str(&m, "code"), "UNAUTHORIZED");
+    mem_free(&m);
+
+    /* The passage's service names nobody: an id beside it is refused too. */
+    mem_init(&m, "POST", "/api/stock/reserve", NULL);
+    mem_param(&m, "FLORES_USER_ID", "9");
+    mem_param(&m, "FLORES_USER_ROLE", "service");
+    mem_param(&m, "FLORES_INTERNAL", "1");
+    mem_run(&worker, &m);
+    ck_assert_int_eq(m.status, 401);
     mem_free(&m);
 
     mem_init(&m, "POST", "/api/stock/reserve", NULL);
@@ -323,9 +333,7 @@ START_TEST(service_access)
     mem_param(&m, "FLORES_USER_ID", "9");
     mem_param(&m, "FLORES_USER_ROLE", "service");
     mem_run(&worker, &m);
-    ck_assert_int_eq(m.status, 200);
-    ck_assert_str_eq(mem_str(&m, "data.service"), "false");
-    ck_assert_ptr_null(mem_str(&m, "data.role"));
+    ck_assert_int_eq(m.status, 401);
     mem_free(&m);
 
     /* A client header cannot claim the passage. */
@@ -404,6 +412,7 @@ post_items(mem_req_t *m, const char *body)
 {
     mem_init(m, "POST", "/api/items", NULL);
     mem_param(m, "FLORES_USER_ID", "5");
+    mem_param(m, "FLORES_USER_ROLE", "customer");
     if (body != NULL) {
         mem_json(m, body);
     }
@@ -564,6 +573,7 @@ START_TEST(body_size_limit)
     big[2048] = ' ';
     mem_init(&m, "POST", "/api/items", NULL);
     mem_param(&m, "FLORES_USER_ID", "5");
+    mem_param(&m, "FLORES_USER_ROLE", "customer");
     mem_param(&m, "CONTENT_TYPE", "application/json");
     m.in = big;
     m.in_len = n;
@@ -605,6 +615,7 @@ START_TEST(bodies_on_routes_without_one_are_drained)
 
     mem_init(&m, "POST", "/api/nobody", NULL);
     mem_param(&m, "FLORES_USER_ID", "5");
+    mem_param(&m, "FLORES_USER_ROLE", "customer");
     mem_json(&m, "{\"ignored\":true}");
     mem_run(&worker, &m);
     ck_assert_int_eq(m.status, 200);

@@ -96,13 +96,14 @@ run_blocks([
         code    => 'FORBIDDEN',
     },
     {
-        # A validly signed token claiming role "service" (auth never issues one) is a user
-        # like any other: the role means something only inside the passage.
+        # A validly signed token claiming role "service" (auth never issues one) names nobody
+        # the service knows: the role means something only inside the passage, and anywhere
+        # else the request is refused 401 before any handler (identity fails closed).
         name    => 'a token with role service is no service',
         request => ['PATCH', $stock, {}],
         token   => $service,
-        status  => 403,
-        code    => 'FORBIDDEN',
+        status  => 401,
+        code    => 'UNAUTHORIZED',
     },
     {
         name    => 'client headers cannot claim the passage',
