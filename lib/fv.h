@@ -232,6 +232,18 @@ const fv_conf_t *fv_server_conf(const fv_server_t *s);
 void fv_server_set_data(fv_server_t *s, void *data);
 void *fv_server_data(const fv_server_t *s);
 fv_server_t *fv_worker_server(const fv_worker_t *w);
+
+/* A periodic task, registered from fv_service_t.init: fn runs on a thread of its own with a
+ * worker of its own (store connections like a request worker's, cleaned up after each run),
+ * once as soon as the request workers have started and then every interval_ms (1000 ..
+ * 86400000) until the server stops; a run in progress is waited for at the stop.  At most
+ * FV_TASKS_MAX per server; -1 (logged) when full or interval_ms is out of range. */
+#define FV_TASKS_MAX  4
+
+typedef void (*fv_task_pt)(fv_worker_t *w, void *arg);
+
+int fv_server_every(fv_server_t *s, const char *name, long interval_ms, fv_task_pt fn,
+    void *arg);
 fv_server_t *fv_req_server(const fv_req_t *r);
 const fv_conf_t *fv_req_conf(const fv_req_t *r);
 

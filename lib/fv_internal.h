@@ -216,6 +216,16 @@ struct fv_worker_s {
     int                   redis_broken;  /* failed: closed at the end of the request */
 };
 
+typedef struct {
+    const char           *name;
+    long                  interval_ms;
+    fv_task_pt            fn;
+    void                 *arg;
+    fv_worker_t           worker;
+    pthread_t             thread;
+    int                   started;
+} fv_task_t;
+
 struct fv_server_s {
     const fv_service_t   *svc;
     fv_conf_t            *conf;
@@ -237,6 +247,8 @@ struct fv_server_s {
     fv_consume_t         *consumers;     /* one per fv_service_t.consumers entry */
     unsigned              nconsumers;
     int                   curl_ready;    /* curl_global_init() ran */
+    fv_task_t             tasks[FV_TASKS_MAX];   /* fv_server_every() */
+    unsigned              ntasks;
 };
 
 /* A server without a socket, for fv_main() and the unit tests (conf becomes the server's). */
