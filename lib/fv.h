@@ -282,11 +282,16 @@ PGconn *fv_pg_connect(const fv_conf_t *conf, const char *schema);
  * publisher confirms, persistent, routing key = type, body
  *   {"id","type","occurredAt","source","data"}
  * and marks them published only after the broker confirmed.  Broker down: rows wait and the
- * relay retries with backoff.  Delivery is at least once; consumers deduplicate on id. */
+ * relay retries with backoff.  Delivery is at least once; consumers deduplicate on id.
+ * Published rows and consumers' processed_events rows older than FLORES_OUTBOX_RETENTION
+ * seconds (default 604800, 7 days) are deleted by the relay, in small batches. */
 
 /* type is [a-z0-9._-]{1,255}; data stays the caller's (NULL: {}).  Returns FV_OK, FV_ERROR
  * or FV_STORE_DOWN. */
 int fv_outbox_add(fv_worker_t *w, const char *type, json_object *data);
+/* The same for an event whose data must not outlive its delivery (a password-reset link):
+ * once the broker confirmed it, the relay replaces the row's payload with {"redacted":true}. */
+int fv_outbox_add_secret(fv_worker_t *w, const char *type, json_object *data);
 /* The same on a standalone connection (command-line tools), inside its open transaction;
  * schema is the one the relay listens for. */
 int fv_outbox_add_conn(PGconn *pg, const char *source, const char *schema, const char *type,

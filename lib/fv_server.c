@@ -1273,6 +1273,14 @@ fv_main(int argc, char **argv, const fv_service_t *svc)
         return 1;
     }
 
+    /* The consumers' memory is pruned by the relay, or here when there is none. */
+    if (!svc->outbox && svc->consumers != NULL && (svc->stores & FV_STORE_PG)
+        && fv_server_every(s, "retention", 600000, fv_retention_task, NULL) != 0)
+    {
+        rc = 1;
+        goto exit_hook;
+    }
+
     if (pthread_create(&sig_thread, NULL, fv_signal_main, s) != 0) {
         fv_log(FV_LOG_ERROR, "cannot start the signal thread");
         rc = 1;
