@@ -482,7 +482,8 @@ out:
  * than the work done for a known email (a lookup, then one transaction).  For a known
  * account that transaction revokes the earlier links, stores the new token's hash and
  * writes the mail.requested event to the outbox: the link is mailed exactly when the token
- * exists.  The gateway limits the endpoint per address.
+ * exists.  The token itself is stored nowhere: the outbox row is secret, its payload
+ * replaced by {"redacted":true} once the broker confirmed it.  The gateway limits the endpoint per address.
  */
 
 int
@@ -540,7 +541,8 @@ auth_forgot_password(fv_req_t *r)
     json_object_object_add(event, "toName", json_object_new_string(user.name));
     json_object_object_add(event, "vars", vars);
 
-    if ((rc = auth_store_event(&db, "mail.requested", event)) != FV_OK) {
+    /* The link is a secret: its outbox row keeps it only until the broker has it. */
+    if ((rc = auth_store_event_secret(&db, "mail.requested", event)) != FV_OK) {
         goto out;
     }
 

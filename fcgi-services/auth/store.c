@@ -197,6 +197,17 @@ auth_store_event(auth_db_t *db, const char *type, json_object *data)
 
 
 int
+auth_store_event_secret(auth_db_t *db, const char *type, json_object *data)
+{
+    if (db->worker == NULL) {
+        return FV_ERROR;
+    }
+
+    return fv_outbox_add_secret(db->worker, type, data);
+}
+
+
+int
 auth_store_refresh_insert(auth_db_t *db, const char *hash, const char *family_id,
     int64_t user_id, long ttl)
 {

@@ -72,6 +72,8 @@ int auth_store_user_set_access(auth_db_t *db, int64_t id, const char *role, int 
     int64_t version, int *applied);
 /* Writes an event to the outbox in the open transaction; data stays the caller's. */
 int auth_store_event(auth_db_t *db, const char *type, json_object *data);
+/* The same for an event whose data is a secret (a reset link): redacted once published. */
+int auth_store_event_secret(auth_db_t *db, const char *type, json_object *data);
 
 int auth_store_refresh_insert(auth_db_t *db, const char *hash, const char *family_id,
     int64_t user_id, long ttl);
