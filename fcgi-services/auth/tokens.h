@@ -28,6 +28,8 @@ typedef struct {
     char                  audience[AUTH_CLAIM_MAX];
     long                  access_ttl;   /* seconds, FLORES_ACCESS_TTL */
     long                  refresh_ttl;  /* seconds, FLORES_REFRESH_TTL */
+    long                  leeway;       /* seconds, FLORES_JWT_LEEWAY: the gateway's clock
+                                           skew allowance past exp */
 } auth_tokens_t;
 
 /* Who an access token speaks for; always read from the database when it is issued. */
@@ -36,6 +38,7 @@ typedef struct {
     const char           *email;
     const char           *role;
     const char           *sid;          /* the session: the refresh-token family */
+    int64_t               not_before;   /* tokens_valid_after: iat is never earlier */
 } auth_subject_t;
 
 

@@ -148,7 +148,7 @@ assert_access_token(const char *token, const auth_tokens_t *t, const unsigned ch
 }
 
 
-static const auth_subject_t  subject = { 42, "ana@example.com", "customer", SID };
+static const auth_subject_t  subject = { 42, "ana@example.com", "customer", SID, 0 };
 
 
 START_TEST(hs256_signs_every_claim)
