@@ -705,14 +705,21 @@ int
 auth_jwks(fv_req_t *r)
 {
     const auth_ctx_t  *ctx = auth_ctx(r);
+    char              *jwks;
+    size_t             len;
+    int                rc;
 
-    if (ctx->tokens.jwks == NULL) {
+    jwks = auth_tokens_jwks(&ctx->tokens, &len);
+    if (jwks == NULL) {
         return fv_fail(r, 404, "NOT_FOUND", "Recurso no encontrado");
     }
 
-    /* Raw RFC 7517, not enveloped: JWT libraries read it as it is. */
-    fv_reply_header(r, "Cache-Control", "public, max-age=300");
-    return fv_reply_raw(r, 200, "application/json", ctx->tokens.jwks, ctx->tokens.jwks_len);
+    /* Raw RFC 7517, not enveloped: JWT libraries read it as it is.  Short-lived in caches:
+     * a rotated-in key is published FLORES_JWT_KEY_ACTIVATION seconds before it signs. */
+    fv_reply_header(r, "Cache-Control", "public, max-age=60");
+    rc = fv_reply_raw(r, 200, "application/json", jwks, len);
+    free(jwks);
+    return rc;
 }
 
 
