@@ -61,7 +61,7 @@
 #define FV_RELAY_BACKOFF_MAX_MS   5000
 #define FV_RELAY_COUNT_MS         5000     /* refresh of flores_outbox_pending when idle */
 #define FV_OUTBOX_CHANNEL         "flores_outbox"
-#define FV_RELAY_PRUNE_MS         60000
+#define FV_RELAY_PRUNE_MS         10000
 #define FV_PRUNE_BATCH_SQL        "500"
 #define FV_PRUNE_BATCH            500
 #define FV_PRUNE_ROUNDS           20

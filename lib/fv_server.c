@@ -1275,7 +1275,7 @@ fv_main(int argc, char **argv, const fv_service_t *svc)
 
     /* The consumers' memory is pruned by the relay, or here when there is none. */
     if (!svc->outbox && svc->consumers != NULL && (svc->stores & FV_STORE_PG)
-        && fv_server_every(s, "retention", 600000, fv_retention_task, NULL) != 0)
+        && fv_server_every(s, "retention", 60000, fv_retention_task, NULL) != 0)
     {
         rc = 1;
         goto exit_hook;
