@@ -287,8 +287,9 @@ auth_tokens_private_key(auth_tokens_t *t, const fv_conf_t *conf)
     t->key = fv_conf_secret(conf, "FLORES_JWT_PRIVATE_KEY", &t->key_len);
 
     if (t->key == NULL) {
-        fv_log(FV_LOG_ERROR, "%s needs FLORES_JWT_PRIVATE_KEY_FILE, which is unset or "
-               "unreadable", jwt_alg_str(t->alg));
+        fv_log(FV_LOG_ERROR, "%s needs %sFLORES_JWT_PRIVATE_KEY_FILE, which is unset or "
+               "unreadable", jwt_alg_str(t->alg),
+               t->alg == JWT_ALG_ES256 ? "FLORES_JWT_KEYS_DIR or " : "");
         return -1;
     }
 

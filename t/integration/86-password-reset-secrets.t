@@ -76,6 +76,11 @@ run_blocks([
         request => sub { ['POST', '/api/auth/reset-password',
                           { token => $ctx{token} // '', newPassword => 'nueva-Clave-' . random_hex(4) }] },
         status => 200,
+        then => sub {
+            # And the reset revoked the access tokens issued before it (the cutoff).
+            cmp_ok(pg_value('SELECT tokens_valid_after FROM auth.users WHERE id = $1', $ctx{u}{id}) // 0, '>=',
+                time, 'the reset set the revocation cutoff');
+        },
     },
 ]);
 
