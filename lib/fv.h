@@ -290,6 +290,18 @@ const fv_conf_t *fv_server_conf(const fv_server_t *s);
 void fv_server_set_data(fv_server_t *s, void *data);
 void *fv_server_data(const fv_server_t *s);
 fv_server_t *fv_worker_server(const fv_worker_t *w);
+
+/* A periodic task, registered from fv_service_t.init: fn runs on a thread of its own with a
+ * worker of its own (store connections like a request worker's, cleaned up after each run),
+ * once as soon as the request workers have started and then every interval_ms (1000 ..
+ * 86400000) until the server stops; a run in progress is waited for at the stop.  At most
+ * FV_TASKS_MAX per server; -1 (logged) when full or interval_ms is out of range. */
+#define FV_TASKS_MAX  4
+
+typedef void (*fv_task_pt)(fv_worker_t *w, void *arg);
+
+int fv_server_every(fv_server_t *s, const char *name, long interval_ms, fv_task_pt fn,
+    void *arg);
 fv_server_t *fv_req_server(const fv_req_t *r);
 const fv_conf_t *fv_req_conf(const fv_req_t *r);
 
@@ -328,11 +340,16 @@ PGconn *fv_pg_connect(const fv_conf_t *conf, const char *schema);
  * publisher confirms, persistent, routing key = type, body
  *   {"id","type","occurredAt","source","data"}
  * and marks them published only after the broker confirmed.  Broker down: rows wait and the
- * relay retries with backoff.  Delivery is at least once; consumers deduplicate on id. */
+ * relay retries with backoff.  Delivery is at least once; consumers deduplicate on id.
+ * Published rows and consumers' processed_events rows older than FLORES_OUTBOX_RETENTION
+ * seconds (default 604800, 7 days) are deleted by the relay, in small batches. */
 
 /* type is [a-z0-9._-]{1,255}; data stays the caller's (NULL: {}).  Returns FV_OK, FV_ERROR
  * or FV_STORE_DOWN. */
 int fv_outbox_add(fv_worker_t *w, const char *type, json_object *data);
+/* The same for an event whose data must not outlive its delivery (a password-reset link):
+ * once the broker confirmed it, the relay replaces the row's payload with {"redacted":true}. */
+int fv_outbox_add_secret(fv_worker_t *w, const char *type, json_object *data);
 /* The same on a standalone connection (command-line tools), inside its open transaction;
  * schema is the one the relay listens for. */
 int fv_outbox_add_conn(PGconn *pg, const char *source, const char *schema, const char *type,

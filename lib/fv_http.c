@@ -278,3 +278,123 @@ fv_http_json(fv_worker_t *w, const char *method, const char *path, json_object *
 
     return out;
 }
+
+
+int
+fv_http_text(fv_worker_t *w, const char *method, const char *path,
+    const char *content_type, const char *body, size_t len, const char *request_id,
+    long *status)
+{
+    fv_server_t        *s = w->server;
+    fv_http_t          *h;
+    struct curl_slist  *headers = NULL, *l;
+    const char         *base;
+    char                url[FV_HTTP_URL_MAX], rid[FV_REQUEST_ID_MAX + 16], ct[160];
+    size_t              blen;
+    long                timeout, code = 0;
+    CURLcode            rc;
+    CURL               *c;
+
+    *status = 0;
+
+    base = fv_conf_str(s->conf, "FLORES_INTERNAL_URL", NULL);
+    if (base == NULL || *base == '\0') {
+        fv_log(FV_LOG_ERROR, "FLORES_INTERNAL_URL is not set: no calls to the gateway");
+        return FV_ERROR;
+    }
+
+    if (method == NULL || !fv_http_method_ok(method) || path == NULL || path[0] != '/'
+        || strpbrk(path, " \r\n\t") != NULL || content_type == NULL
+        || strpbrk(content_type, "\r\n") != NULL
+        || (size_t) snprintf(ct, sizeof(ct), "Content-Type: %s", content_type) >= sizeof(ct)
+        || (body == NULL && len > 0))
+    {
+        fv_log(FV_LOG_ERROR, "fv_http_text: bad method, path or content type");
+        return FV_ERROR;
+    }
+
+    blen = strlen(base);
+    while (blen > 0 && base[blen - 1] == '/') {
+        blen--;
+    }
+
+    if ((size_t) snprintf(url, sizeof(url), "%.*s%s", (int) blen, base, path) >= sizeof(url)) {
+        fv_log(FV_LOG_ERROR, "fv_http_text: URL too long");
+        return FV_ERROR;
+    }
+
+    h = fv_http_get(w);
+    if (h == NULL) {
+        fv_log(FV_LOG_ERROR, "fv_http_text: out of memory");
+        return FV_STORE_DOWN;
+    }
+
+    c = h->curl;
+    h->reply.len = 0;
+    h->reply.failed = 0;
+    h->too_big = 0;
+    h->error[0] = '\0';
+
+    timeout = fv_conf_long(s->conf, "FLORES_HTTP_TIMEOUT", FV_HTTP_TIMEOUT_MS, 100, 600000);
+
+    l = curl_slist_append(headers, ct);
+    headers = l ? l : headers;
+    l = curl_slist_append(headers, "Expect:");
+    headers = l ? l : headers;
+    if (request_id != NULL && fv_request_id_ok(request_id)) {
+        (void) snprintf(rid, sizeof(rid), "X-Request-ID: %s", request_id);
+        l = curl_slist_append(headers, rid);
+        headers = l ? l : headers;
+    }
+
+    curl_easy_reset(c);
+
+    if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK
+        || fv_http_protocols(c) != CURLE_OK
+        || fv_http_socket(c, s->conf) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) FV_HTTP_CONNECT_MS)
+           != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fv_http_write) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_WRITEDATA, h) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->error) != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_USERAGENT, "flores-service") != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_POSTFIELDS, body != NULL ? body : "") != CURLE_OK
+        || curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) len) != CURLE_OK)
+    {
+        fv_log(FV_LOG_ERROR, "fv_http_text: libcurl refused an option");
+        curl_slist_free_all(headers);
+        return FV_ERROR;
+    }
+
+    rc = curl_easy_perform(c);
+
+    curl_slist_free_all(headers);
+    (void) curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    (void) curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+
+    /* A reply larger than FV_HTTP_MAX_RESPONSE still came: its status counts. */
+    if ((rc != CURLE_OK && !h->too_big)
+        || curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code < 100)
+    {
+        fv_log(FV_LOG_WARN, "%s %s: %s", method, path,
+            h->error[0] ? h->error : curl_easy_strerror(rc));
+        fv_metrics_store_error(s, FV_HTTP_STORE);
+        curl_easy_cleanup(c);
+        h->curl = NULL;
+        return FV_STORE_DOWN;
+    }
+
+    *status = code;
+
+    if (h->reply.cap > 65536) {
+        fv_buf_free(&h->reply);
+        fv_buf_init(&h->reply);
+    }
+
+    return FV_OK;
+}

@@ -28,4 +28,16 @@
 json_object *fv_http_json(fv_worker_t *w, const char *method, const char *path,
     json_object *body, const char *request_id, long *status);
 
+/*
+ * One request with a body of another type (the gateway's revocation list, text/plain) to
+ * FLORES_INTERNAL_URL + path, over FLORES_INTERNAL_SOCKET when that is set; the reply body is
+ * read and dropped.  Same timeouts and kept-alive connection as fv_http_json().  Returns
+ * FV_OK when a reply came (*status its HTTP status, whatever it is) and FV_STORE_DOWN when
+ * none did (*status 0); FV_ERROR for a bad method, path or content type, or
+ * FLORES_INTERNAL_URL unset.
+ */
+int fv_http_text(fv_worker_t *w, const char *method, const char *path,
+    const char *content_type, const char *body, size_t len, const char *request_id,
+    long *status);
+
 #endif /* FV_HTTP_H */

@@ -219,6 +219,16 @@ struct fv_worker_s {
     double                key_warned;    /* fv_now_ms() of the last "no gateway key" line */
 };
 
+typedef struct {
+    const char           *name;
+    long                  interval_ms;
+    fv_task_pt            fn;
+    void                 *arg;
+    fv_worker_t           worker;
+    pthread_t             thread;
+    int                   started;
+} fv_task_t;
+
 struct fv_server_s {
     const fv_service_t   *svc;
     fv_conf_t            *conf;
@@ -244,6 +254,8 @@ struct fv_server_s {
     fv_consume_t         *consumers;     /* one per fv_service_t.consumers entry */
     unsigned              nconsumers;
     int                   curl_ready;    /* curl_global_init() ran */
+    fv_task_t             tasks[FV_TASKS_MAX];   /* fv_server_every() */
+    unsigned              ntasks;
 };
 
 /* The gateway key, when one is configured: every request must carry it as the FastCGI
@@ -314,6 +326,14 @@ int fv_redis_ping(fv_worker_t *w);
 /* ---- events (fv_outbox.c, fv_publish.c, fv_consume.c) -------------------------------- */
 
 int fv_outbox_start(fv_server_t *s, pthread_t *thread);
+/* FLORES_OUTBOX_RETENTION, seconds (default 604800). */
+long fv_outbox_retention(const fv_conf_t *conf);
+/* Deletes, on pg (outside a transaction), the published outbox rows (when outbox) and the
+ * processed_events rows older than retention seconds, in small batches; the number of rows
+ * deleted, or -1 after a failure (logged). */
+long fv_outbox_prune(PGconn *pg, long retention, int outbox);
+/* The periodic task that prunes processed_events in a service with consumers and no outbox. */
+void fv_retention_task(fv_worker_t *w, void *arg);
 /* [a-z0-9._-]{1,255} */
 int fv_event_type_ok(const char *type);
 /* A UUID in its 36-character text form, any case. */

@@ -35,6 +35,18 @@
  * side it sleeps FV_RELAY_BACKOFF_MIN_MS, doubling up to FV_RELAY_BACKOFF_MAX_MS, back to
  * the minimum after the first batch that goes through; the rows simply wait.
  *
+ * A row written with fv_outbox_add_secret() (secret = true: a password-reset link) keeps its
+ * payload only until the broker has it: the UPDATE that marks it published replaces the
+ * payload with {"redacted":true}, in the same statement.
+ *
+ * Retention: at most every FV_RELAY_PRUNE_MS, between batches, the relay deletes published
+ * rows whose published_at is older than FLORES_OUTBOX_RETENTION seconds (default 7 days), and
+ * the consumers' processed_events rows older than that, FV_PRUNE_BATCH rows per statement and
+ * at most FV_PRUNE_ROUNDS statements per table per pass, so that publishing never waits long
+ * behind it.  A consumer's memory of an event older than the retention is gone: the broker
+ * does not redeliver a week-old message.  Services without an outbox but with consumers get
+ * the same pruning of processed_events from a periodic task (fv_retention_task).
+ *
  * A row is marked only after its confirm, so a crash between the publish and the COMMIT
  * publishes it again: delivery is at least once, and consumers deduplicate on the event
  * id.  SKIP LOCKED lets several processes of one service share the table without two of
@@ -49,6 +61,11 @@
 #define FV_RELAY_BACKOFF_MAX_MS   5000
 #define FV_RELAY_COUNT_MS         5000     /* refresh of flores_outbox_pending when idle */
 #define FV_OUTBOX_CHANNEL         "flores_outbox"
+#define FV_RELAY_PRUNE_MS         10000
+#define FV_PRUNE_BATCH_SQL        "500"
+#define FV_PRUNE_BATCH            500
+#define FV_PRUNE_ROUNDS           20
+#define FV_RETENTION_DEFAULT      604800
 
 typedef struct {
     fv_server_t          *server;
@@ -56,6 +73,7 @@ typedef struct {
     fv_amqp_t            *mq;
     long                  backoff_ms;
     double                counted_at;
+    double                pruned_at;
 } fv_relay_t;
 
 
@@ -90,17 +108,17 @@ fv_outbox_row(const char *type, const char *source, const char *schema, json_obj
 
 
 #define FV_OUTBOX_INSERT                                                                  \
-    "WITH e AS (INSERT INTO outbox (event_id, type, source, payload) "                    \
-    "VALUES ($1, $2, $3, $4::jsonb) RETURNING id) "                                       \
+    "WITH e AS (INSERT INTO outbox (event_id, type, source, payload, secret) "            \
+    "VALUES ($1, $2, $3, $4::jsonb, $6::boolean) RETURNING id) "                          \
     "SELECT pg_notify('" FV_OUTBOX_CHANNEL "', $5) FROM e"
 
 
-int
-fv_outbox_add(fv_worker_t *w, const char *type, json_object *data)
+static int
+fv_outbox_insert(fv_worker_t *w, const char *type, json_object *data, int secret)
 {
     fv_server_t  *s = w->server;
     char          event_id[37];
-    const char   *params[5];
+    const char   *params[6];
     PGresult     *res;
     int           rc;
 
@@ -108,7 +126,8 @@ fv_outbox_add(fv_worker_t *w, const char *type, json_object *data)
         return FV_ERROR;
     }
 
-    res = fv_pg_exec(w, FV_OUTBOX_INSERT, 5, params);
+    params[5] = secret ? "t" : "f";
+    res = fv_pg_exec(w, FV_OUTBOX_INSERT, 6, params);
 
     if (res == NULL) {
         return FV_STORE_DOWN;
@@ -121,11 +140,25 @@ fv_outbox_add(fv_worker_t *w, const char *type, json_object *data)
 
 
 int
+fv_outbox_add(fv_worker_t *w, const char *type, json_object *data)
+{
+    return fv_outbox_insert(w, type, data, 0);
+}
+
+
+int
+fv_outbox_add_secret(fv_worker_t *w, const char *type, json_object *data)
+{
+    return fv_outbox_insert(w, type, data, 1);
+}
+
+
+int
 fv_outbox_add_conn(PGconn *pg, const char *source, const char *schema, const char *type,
     json_object *data)
 {
     char         event_id[37];
-    const char  *params[5];
+    const char  *params[6];
     PGresult    *res;
     int          rc;
 
@@ -133,7 +166,8 @@ fv_outbox_add_conn(PGconn *pg, const char *source, const char *schema, const cha
         return FV_ERROR;
     }
 
-    res = PQexecParams(pg, FV_OUTBOX_INSERT, 5, NULL, params, NULL, NULL, 0);
+    params[5] = "f";
+    res = PQexecParams(pg, FV_OUTBOX_INSERT, 6, NULL, params, NULL, NULL, 0);
 
     if (res == NULL || PQstatus(pg) != CONNECTION_OK) {
         PQclear(res);
@@ -301,7 +335,9 @@ fv_relay_batch(fv_relay_t *rl)
         param = ids.data;
 
         if (ids.failed
-            || fv_relay_exec(rl, "UPDATE outbox SET published_at = now() "
+            || fv_relay_exec(rl, "UPDATE outbox SET published_at = now(), "
+                                 "payload = CASE WHEN secret THEN '{\"redacted\":true}'::jsonb "
+                                 "ELSE payload END "
                                  "WHERE id = ANY ($1::bigint[])", 1, &param, NULL) != 0
             || fv_relay_exec(rl, "COMMIT", 0, NULL, NULL) != 0)
         {
@@ -319,6 +355,115 @@ fv_relay_batch(fv_relay_t *rl)
 
     fv_buf_free(&ids);
     return failed ? -1 : done;
+}
+
+
+/* One table's rows older than the retention, FV_PRUNE_BATCH per statement. */
+static long
+fv_prune_table(PGconn *pg, const char *sql, const char *secs)
+{
+    PGresult  *res;
+    long       n, total = 0;
+    int        round;
+
+    for (round = 0; round < FV_PRUNE_ROUNDS; round++) {
+        res = PQexecParams(pg, sql, 1, NULL, &secs, NULL, NULL, 0);
+
+        if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+            fv_log(FV_LOG_WARN, "retention: %s",
+                res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
+            PQclear(res);
+            return -1;
+        }
+
+        n = strtol(PQcmdTuples(res), NULL, 10);
+        PQclear(res);
+        total += n;
+
+        if (n < FV_PRUNE_BATCH) {
+            break;
+        }
+    }
+
+    return total;
+}
+
+
+long
+fv_outbox_prune(PGconn *pg, long retention, int outbox)
+{
+    PGresult  *res;
+    char       secs[24];
+    long       a = 0, b = 0;
+    int        consumers;
+
+    (void) snprintf(secs, sizeof(secs), "%ld", retention);
+
+    if (outbox) {
+        a = fv_prune_table(pg,
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox "
+            "WHERE published_at < now() - $1::bigint * interval '1 second' "
+            "ORDER BY id LIMIT " FV_PRUNE_BATCH_SQL ")", secs);
+        if (a < 0) {
+            return -1;
+        }
+    }
+
+    /* A service may have an outbox and no consumers (no processed_events table). */
+    res = PQexec(pg, "SELECT to_regclass('processed_events') IS NOT NULL");
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        PQclear(res);
+        return -1;
+    }
+
+    consumers = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+
+    if (consumers) {
+        b = fv_prune_table(pg,
+            "DELETE FROM processed_events WHERE ctid = ANY (ARRAY (SELECT ctid "
+            "FROM processed_events "
+            "WHERE processed_at < now() - $1::bigint * interval '1 second' "
+            "LIMIT " FV_PRUNE_BATCH_SQL "))", secs);
+        if (b < 0) {
+            return -1;
+        }
+    }
+
+    if (a + b > 0) {
+        fv_log(FV_LOG_INFO, "retention: %ld published event(s) and %ld processed event "
+            "record(s) older than %lds deleted", a, b, retention);
+    }
+
+    return a + b;
+}
+
+
+long
+fv_outbox_retention(const fv_conf_t *conf)
+{
+    return fv_conf_long(conf, "FLORES_OUTBOX_RETENTION", FV_RETENTION_DEFAULT, 1,
+                        10L * 366 * 86400);
+}
+
+
+void
+fv_retention_task(fv_worker_t *w, void *arg)
+{
+    PGresult  *res;
+
+    (void) arg;
+
+    /* Opens the worker's connection (or finds it down: next time then). */
+    res = fv_pg_exec(w, "SELECT 1", 0, NULL);
+    if (res == NULL) {
+        return;
+    }
+    PQclear(res);
+
+    if (w->pg != NULL) {
+        (void) fv_outbox_prune(w->pg, fv_outbox_retention(w->server->conf), 0);
+    }
 }
 
 
@@ -383,9 +528,19 @@ fv_relay_main(void *arg)
                 goto backoff;
             }
             rl.counted_at = 0;
+            rl.pruned_at = 0;
         }
 
         n = fv_relay_batch(&rl);
+
+        if (n >= 0 && n < FV_RELAY_BATCH && rl.pg != NULL
+            && fv_now_ms() - rl.pruned_at >= FV_RELAY_PRUNE_MS)
+        {
+            if (fv_outbox_prune(rl.pg, fv_outbox_retention(s->conf), 1) < 0) {
+                fv_relay_drop_pg(&rl);
+            }
+            rl.pruned_at = fv_now_ms();
+        }
 
         /* After progress, after a failure (rows are piling up), and now and then. */
         if (rl.pg != NULL && (n != 0 || fv_now_ms() - rl.counted_at >= FV_RELAY_COUNT_MS)) {

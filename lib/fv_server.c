@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <netdb.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -346,6 +347,88 @@ fv_worker_close(fv_worker_t *w)
     fv_redis_close(w);
     fv_publish_close(w);
     fv_http_close(w);
+}
+
+
+/* ---- periodic tasks ------------------------------------------------------------------- */
+
+int
+fv_server_every(fv_server_t *s, const char *name, long interval_ms, fv_task_pt fn, void *arg)
+{
+    fv_task_t  *t;
+
+    if (s->ntasks >= FV_TASKS_MAX || fn == NULL || interval_ms < 1000
+        || interval_ms > 86400000L)
+    {
+        fv_log(FV_LOG_ERROR, "periodic task %s: no room, or interval out of range",
+            name ? name : "(null)");
+        return -1;
+    }
+
+    t = &s->tasks[s->ntasks++];
+    t->name = name ? name : "task";
+    t->interval_ms = interval_ms;
+    t->fn = fn;
+    t->arg = arg;
+
+    return 0;
+}
+
+
+/* Runs the task, then sleeps in poll() on the stop pipe (written once, never read: it stays
+ * readable for every thread that waits on it). */
+static void *
+fv_task_main(void *arg)
+{
+    fv_task_t      *t = arg;
+    fv_server_t    *s = t->worker.server;
+    struct pollfd   pfd;
+
+    while (!atomic_load(&s->stopping)) {
+        t->fn(&t->worker, t->arg);
+        fv_worker_end(&t->worker);
+
+        pfd.fd = s->wake[0];
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+
+        if (poll(&pfd, 1, (int) t->interval_ms) < 0 && errno != EINTR) {
+            break;
+        }
+    }
+
+    fv_worker_close(&t->worker);
+    return NULL;
+}
+
+
+static void
+fv_tasks_start(fv_server_t *s)
+{
+    unsigned  i;
+
+    for (i = 0; i < s->ntasks; i++) {
+        fv_worker_init(&s->tasks[i].worker, s, 1000 + i);
+        s->tasks[i].started = pthread_create(&s->tasks[i].thread, NULL, fv_task_main,
+                                             &s->tasks[i]) == 0;
+        if (!s->tasks[i].started) {
+            fv_log(FV_LOG_ERROR, "cannot start the periodic task %s", s->tasks[i].name);
+        }
+    }
+}
+
+
+static void
+fv_tasks_stop(fv_server_t *s)
+{
+    unsigned  i;
+
+    for (i = 0; i < s->ntasks; i++) {
+        if (s->tasks[i].started) {
+            (void) pthread_join(s->tasks[i].thread, NULL);
+            s->tasks[i].started = 0;
+        }
+    }
 }
 
 
@@ -1537,6 +1620,14 @@ fv_main(int argc, char **argv, const fv_service_t *svc)
         return 1;
     }
 
+    /* The consumers' memory is pruned by the relay, or here when there is none. */
+    if (!svc->outbox && svc->consumers != NULL && (svc->stores & FV_STORE_PG)
+        && fv_server_every(s, "retention", 60000, fv_retention_task, NULL) != 0)
+    {
+        rc = 1;
+        goto exit_hook;
+    }
+
     if (pthread_create(&sig_thread, NULL, fv_signal_main, s) != 0) {
         fv_log(FV_LOG_ERROR, "cannot start the signal thread");
         rc = 1;
@@ -1574,6 +1665,8 @@ fv_main(int argc, char **argv, const fv_service_t *svc)
 
     fv_log(FV_LOG_INFO, "listening on %s with %ld workers", s->listen, nworkers);
 
+    fv_tasks_start(s);
+
     rc = 0;
 
     if (svc->consumers != NULL && fv_consumers_start(s) != 0) {
@@ -1597,6 +1690,7 @@ fv_main(int argc, char **argv, const fv_service_t *svc)
         (void) pthread_join(relay, NULL);
     }
 
+    fv_tasks_stop(s);
     fv_consumers_stop(s);
 
     if (!atomic_load(&s->signalled)) {

@@ -1,15 +1,19 @@
-/* admin.c: flores-admin, the operator's tool: creates the first admin account, or makes an
- * existing account an admin, with the same rules and events as the API. */
+/* admin.c: flores-admin, the operator's tool: creates the first admin account, promotes or
+ * demotes an existing one (through the user service, like the API), and manages the token
+ * signing keys. */
 
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "auth.h"
 #include "store.h"
@@ -28,11 +32,12 @@ typedef struct {
     const char           *name;
     const char           *password_file;
     int                   promote;
+    const char           *role;          /* promote / demote: the role asked for */
 } admin_args_t;
 
 
 static int admin_create(const admin_args_t *args);
-static int admin_promote(auth_db_t *db, const auth_user_t *user);
+static int admin_request_role(auth_db_t *db, const auth_user_t *user, const char *role);
 static int admin_insert(auth_db_t *db, const fv_conf_t *conf, const char *name,
     const char *email, const admin_args_t *args);
 static int admin_check(json_object *input, const char *field, const fv_field_t *spec,
@@ -40,6 +45,7 @@ static int admin_check(json_object *input, const char *field, const fv_field_t *
 static int admin_read_password(const char *path, char *out, size_t size);
 static int admin_read_line(FILE *f, const char *prompt, char *out, size_t size);
 static void admin_usage(FILE *f);
+static int admin_keys(int argc, char **argv);
 
 
 static const fv_field_t  admin_email_spec[] = {
@@ -87,7 +93,15 @@ main(int argc, char **argv)
         return ADMIN_OK;
     }
 
-    if (strcmp(argv[1], "create-admin") != 0) {
+    if (strcmp(argv[1], "keys") == 0) {
+        return admin_keys(argc - 1, argv + 1);
+    }
+
+    if (strcmp(argv[1], "promote") == 0 || strcmp(argv[1], "demote") == 0) {
+        args.role = argv[1][0] == 'p' ? "admin" : "customer";
+        args.promote = 1;
+
+    } else if (strcmp(argv[1], "create-admin") != 0) {
         fprintf(stderr, "flores-admin: unknown command \"%s\"\n" ADMIN_TRY_HELP, argv[1]);
         return ADMIN_USAGE;
     }
@@ -122,6 +136,11 @@ main(int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "flores-admin: unexpected argument \"%s\"\n" ADMIN_TRY_HELP,
                 argv[optind]);
+        return ADMIN_USAGE;
+    }
+
+    if (args.role != NULL && args.email == NULL) {
+        fprintf(stderr, "flores-admin: %s needs --email\n" ADMIN_TRY_HELP, argv[1]);
         return ADMIN_USAGE;
     }
 
@@ -197,10 +216,15 @@ admin_create(const admin_args_t *args)
             goto out;
         }
 
-        rc = admin_promote(&db, &user);
+        rc = admin_request_role(&db, &user, args->role != NULL ? args->role : "admin");
         goto out;
 
     case AUTH_STORE_NOT_FOUND:
+        if (args->role != NULL) {
+            fprintf(stderr, "flores-admin: no account with email %s\n", email);
+            goto out;
+        }
+
         if (args->name == NULL) {
             fprintf(stderr, "flores-admin: no account with email %s; --name is needed to "
                     "create it\n", email);
@@ -228,52 +252,38 @@ out:
 }
 
 
+/*
+ * The user service owns role and active (and their version): flores-admin does not change
+ * them here but asks for the change with a user.role_change_requested event {userId, role},
+ * which the user service applies exactly as an administrator's PATCH /api/users/:id, and whose
+ * outcome, user.role_changed {userId, role, active, version}, reaches auth like any other
+ * (a demotion there also revokes the user's access tokens).  So every path produces one
+ * event shape with one version sequence.  The change lands within moments, once both
+ * services have read their queues.
+ */
+
 static int
-admin_promote(auth_db_t *db, const auth_user_t *user)
+admin_request_role(auth_db_t *db, const auth_user_t *user, const char *role)
 {
     json_object  *event;
-    int           rc, open;
-
-    if (strcmp(user->role, "admin") == 0) {
-        printf("%s (id %" PRId64 ") is already an admin\n", user->email, user->id);
-        return ADMIN_OK;
-    }
-
-    rc = ADMIN_FAILED;
-    open = 0;
+    int           rc;
 
     event = json_object_new_object();
     json_object_object_add(event, "userId", json_object_new_int64(user->id));
-    json_object_object_add(event, "role", json_object_new_string("admin"));
+    json_object_object_add(event, "role", json_object_new_string(role));
+    json_object_object_add(event, "requestedBy", json_object_new_string("flores-admin"));
 
-    if (auth_store_begin(db) != FV_OK) {
-        goto out;
-    }
+    rc = ADMIN_FAILED;
 
-    open = 1;
-
-    if (auth_store_user_set_role(db, user->id, "admin") != FV_OK
-        || auth_store_event(db, "user.role_changed", event) != FV_OK)
-    {
-        goto out;
-    }
-
-    open = 0;
-    if (auth_store_commit(db) != FV_OK) {
-        goto out;
-    }
-
-    printf("%s (id %" PRId64 ") is now an admin\n", user->email, user->id);
-    rc = ADMIN_OK;
-
-out:
-
-    if (open) {
-        auth_store_rollback(db);
-    }
-
-    if (rc != ADMIN_OK) {
-        fprintf(stderr, "flores-admin: could not promote %s\n", user->email);
+    /* One statement: its own transaction. */
+    if (auth_store_event(db, "user.role_change_requested", event) == FV_OK) {
+        printf("%s (id %" PRId64 ") will be %s: asked the user service (it applies the change "
+               "and auth follows)\n", user->email, user->id,
+               strcmp(role, "admin") == 0 ? "an admin" : "a customer");
+        rc = ADMIN_OK;
+    } else {
+        fprintf(stderr, "flores-admin: could not record the role change of %s\n",
+                user->email);
     }
 
     json_object_put(event);
@@ -482,11 +492,136 @@ admin_read_line(FILE *f, const char *prompt, char *out, size_t size)
 }
 
 
+/*
+ * flores-admin keys init|rotate|list|prune: the ES256 signing keys in FLORES_JWT_KEYS_DIR
+ * (see keys.c).  init makes the first key, signing at once (nothing when there is one);
+ * rotate adds a key that starts signing FLORES_JWT_KEY_ACTIVATION seconds (default 5) from
+ * now and retires the current one then; prune drops keys retired longer than
+ * FLORES_ACCESS_TTL + FLORES_JWT_LEEWAY ago (no token they signed is still valid).  Every
+ * command but list rewrites FLORES_JWT_JWKS_FILE (when set) with the public keys that remain;
+ * the auth service sees the change within a second.  Reload the gateway after a rotation,
+ * well within the activation delay.
+ */
+
+static int
+admin_keys(int argc, char **argv)
+{
+    fv_conf_t      *conf;
+    auth_keyset_t   ks;
+    const char     *dir, *jwks, *cmd;
+    int64_t         now;
+    size_t          i;
+    long            activation, ttl, leeway;
+    int             rc, n, changed;
+
+    if (argc != 2 || (strcmp(argv[1], "init") != 0 && strcmp(argv[1], "rotate") != 0
+                      && strcmp(argv[1], "list") != 0 && strcmp(argv[1], "prune") != 0))
+    {
+        fprintf(stderr, "flores-admin: keys needs one of init, rotate, list, prune\n"
+                ADMIN_TRY_HELP);
+        return ADMIN_USAGE;
+    }
+
+    cmd = argv[1];
+    fv_log_init("flores-admin", FV_LOG_WARN);
+
+    conf = fv_conf_open();
+    if (conf == NULL) {
+        fprintf(stderr, "flores-admin: cannot read the configuration\n");
+        return ADMIN_FAILED;
+    }
+
+    rc = ADMIN_FAILED;
+    changed = 0;
+    memset(&ks, 0, sizeof(ks));
+    now = (int64_t) time(NULL);
+
+    dir = fv_conf_str(conf, "FLORES_JWT_KEYS_DIR", NULL);
+    jwks = fv_conf_str(conf, "FLORES_JWT_JWKS_FILE", NULL);
+    activation = fv_conf_long(conf, "FLORES_JWT_KEY_ACTIVATION", 5, 0, 86400);
+    ttl = fv_conf_long(conf, "FLORES_ACCESS_TTL", 900, 30, 86400);
+    leeway = fv_conf_long(conf, "FLORES_JWT_LEEWAY", 60, 0, 3600);
+
+    if (dir == NULL || *dir == '\0') {
+        fprintf(stderr, "flores-admin: FLORES_JWT_KEYS_DIR is not set\n");
+        goto out;
+    }
+
+    if (strcmp(cmd, "list") != 0 && mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "flores-admin: cannot create %s\n", dir);
+        goto out;
+    }
+
+    if (auth_keys_load(&ks, dir) != 0) {
+        fprintf(stderr, "flores-admin: the keys of %s do not load\n", dir);
+        goto out;
+    }
+
+    if (strcmp(cmd, "init") == 0) {
+        if (ks.n == 0) {
+            if (auth_keys_add(&ks, dir, now) != 0) {
+                fprintf(stderr, "flores-admin: cannot make a key\n");
+                goto out;
+            }
+            printf("key %s signs from now on\n", ks.keys[0].kid);
+            changed = 1;
+        } else {
+            printf("%s already has %zu key(s)\n", dir, ks.n);
+        }
+
+    } else if (strcmp(cmd, "rotate") == 0) {
+        if (auth_keys_add(&ks, dir, now + activation) != 0) {
+            fprintf(stderr, "flores-admin: cannot make a key\n");
+            goto out;
+        }
+        printf("key %s signs in %ld s; reload the gateway now\n", ks.keys[ks.n - 1].kid,
+               activation);
+        changed = 1;
+
+    } else if (strcmp(cmd, "prune") == 0) {
+        n = auth_keys_prune(&ks, dir, now - ttl - leeway);
+        printf("%d key(s) dropped, %zu left\n", n, ks.n);
+        changed = 1;
+
+    } else {
+        const auth_key_t  *cur = auth_keys_signing(&ks, now);
+
+        for (i = 0; i < ks.n; i++) {
+            printf("%s activate_at=%" PRId64 " retired_at=%" PRId64 "%s\n", ks.keys[i].kid,
+                   ks.keys[i].activate_at, ks.keys[i].retired_at,
+                   &ks.keys[i] == cur ? " signing" : "");
+        }
+    }
+
+    /* The public keys first: a key is published before the state makes it sign. */
+    if (changed && jwks != NULL && *jwks != '\0' && auth_keys_write_jwks(&ks, jwks) != 0) {
+        fprintf(stderr, "flores-admin: cannot write %s\n", jwks);
+        goto out;
+    }
+
+    if (changed && auth_keys_save(&ks, dir) != 0) {
+        fprintf(stderr, "flores-admin: cannot write the key state in %s\n", dir);
+        goto out;
+    }
+
+    rc = ADMIN_OK;
+
+out:
+
+    auth_keys_free(&ks);
+    fv_conf_close(conf);
+    return rc;
+}
+
+
 static void
 admin_usage(FILE *f)
 {
     fputs("usage: flores-admin create-admin --email EMAIL --name NAME [--password-file FILE]\n"
           "                                 [--promote]\n"
+          "       flores-admin promote --email EMAIL\n"
+          "       flores-admin demote --email EMAIL\n"
+          "       flores-admin keys init|rotate|list|prune\n"
           "\n"
           "Creates an admin account in the auth service's database and records its\n"
           "user.registered event, as registration does.\n"
@@ -495,8 +630,17 @@ admin_usage(FILE *f)
           "  --name NAME            2 to 100 characters\n"
           "  --password-file FILE   read the password (8 to 128 characters) from the first\n"
           "                         line of FILE; without it, from standard input\n"
-          "  --promote              if the account exists, make it an admin (event\n"
-          "                         user.role_changed) instead of failing\n"
+          "  --promote              if the account exists, make it an admin instead of\n"
+          "                         failing (as the promote command)\n"
+          "\n"
+          "promote and demote ask the user service, which owns roles, to make the account an\n"
+          "admin or a customer (event user.role_change_requested); it applies the change as\n"
+          "PATCH /api/users/:id does and auth follows (a demotion revokes the user's tokens).\n"
+          "\n"
+          "keys manages the ES256 signing keys in FLORES_JWT_KEYS_DIR and rewrites the public\n"
+          "FLORES_JWT_JWKS_FILE: init (the first key), rotate (a new key signing after\n"
+          "FLORES_JWT_KEY_ACTIVATION seconds, default 5), list, prune (drop keys retired\n"
+          "longer than FLORES_ACCESS_TTL + FLORES_JWT_LEEWAY ago).\n"
           "\n"
           "Environment: FLORES_PG_URL, FLORES_PG_SCHEMA (default auth), FLORES_CONFIG,\n"
           "FLORES_ARGON2_MEMORY_KIB, FLORES_ARGON2_TIME, FLORES_ARGON2_PARALLELISM.\n"

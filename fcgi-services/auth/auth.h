@@ -7,6 +7,7 @@
 #include "fv.h"
 #include "password.h"
 #include "tokens.h"
+#include "revocation.h"
 
 
 #define AUTH_SERVICE          "auth"
@@ -50,6 +51,7 @@ typedef struct {
     auth_password_t       password;
     auth_reset_t          reset;
     auth_secure_e         cookie_secure;
+    auth_revocation_t     revocation;
 } auth_ctx_t;
 
 

@@ -1,7 +1,9 @@
 /* consumers.c: the event the auth service listens to: user.role_changed, an administrator's
  * change of a user's role or active flag in the user service.  Tokens are issued from the
  * account as stored here, so the user's next token (login or refresh) carries the change; a
- * deactivated account can no longer sign in, and its sessions end.  Idempotent on the event
+ * deactivated account can no longer sign in, and its sessions end.  A change that takes
+ * access away (a demotion, a deactivation) also revokes the access tokens already out: the
+ * cutoff is set and pushed to the gateway (revocation.c).  Idempotent on the event
  * id, and changes apply in the order they were made (their version). */
 
 #include "config.h"
@@ -23,10 +25,11 @@ int
 auth_on_role_changed(fv_worker_t *w, const char *type, const char *event_id,
     json_object *event)
 {
+    const auth_ctx_t  *ctx = fv_server_data(fv_worker_server(w));
     auth_db_t     db = { w, NULL, NULL };
     json_object  *data, *v;
     const char   *role;
-    int64_t       user_id, version;
+    int64_t       user_id, version, before;
     long          sessions;
     int           rc, open, active, applied;
 
@@ -77,9 +80,11 @@ auth_on_role_changed(fv_worker_t *w, const char *type, const char *event_id,
 
     applied = 0;
     sessions = 0;
+    before = 0;
 
     if (rc == 0) {
-        rc = auth_store_user_set_access(&db, user_id, role, active, version, &applied);
+        rc = auth_store_user_set_access(&db, user_id, role, active, version, &applied,
+                                        &before);
         if (rc != FV_OK) {
             goto out;
         }
@@ -97,8 +102,13 @@ auth_on_role_changed(fv_worker_t *w, const char *type, const char *event_id,
 
     if (rc == FV_OK && applied) {
         fv_log(FV_LOG_INFO, "user %" PRId64 " is now %s, %s (version %" PRId64 "); "
-               "%ld session(s) ended", user_id, role, active ? "active" : "inactive",
-               version, sessions);
+               "%ld session(s) ended%s", user_id, role, active ? "active" : "inactive",
+               version, sessions, before > 0 ? ", access tokens revoked" : "");
+    }
+
+    /* After the commit: the gateway refuses the tokens minted before the change. */
+    if (rc == FV_OK && before > 0) {
+        auth_revocation_push(w, &ctx->revocation, NULL, user_id, before);
     }
 
 out:

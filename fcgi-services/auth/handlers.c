@@ -323,18 +323,48 @@ out:
 }
 
 
+/* Ends every session and every access token of the user (the gateway is told at once). */
+
 int
 auth_logout_all(fv_req_t *r)
 {
-    auth_db_t     db = { r->worker, NULL, NULL };
-    json_object  *data;
-    long          sessions;
-    int           rc;
+    const auth_ctx_t  *ctx = auth_ctx(r);
+    auth_db_t          db = { r->worker, NULL, NULL };
+    json_object       *data;
+    int64_t            before;
+    long               sessions;
+    int                rc, open;
+
+    open = 0;
+
+    if ((rc = auth_store_begin(&db)) != FV_OK) {
+        goto out;
+    }
+
+    open = 1;
 
     rc = auth_store_families_revoke_user(&db, fv_req_user_id(r), NULL, &sessions);
     if (rc != FV_OK) {
         goto out;
     }
+
+    rc = auth_store_user_revoke_tokens(&db, fv_req_user_id(r), &before);
+    if (rc == AUTH_STORE_NOT_FOUND) {
+        rc = auth_unauthorized(r);
+        goto out;
+    }
+
+    if (rc != FV_OK) {
+        goto out;
+    }
+
+    open = 0;
+    if ((rc = auth_store_commit(&db)) != FV_OK) {
+        goto out;
+    }
+
+    auth_revocation_push(r->worker, &ctx->revocation, r->request_id, fv_req_user_id(r),
+                         before);
 
     data = json_object_new_object();
     json_object_object_add(data, "revokedSessions", json_object_new_int64(sessions));
@@ -344,6 +374,10 @@ auth_logout_all(fv_req_t *r)
     rc = fv_reply(r, 200, data, "Se cerraron todas las sesiones");
 
 out:
+
+    if (open) {
+        auth_store_rollback(&db);
+    }
 
     return rc;
 }
@@ -387,6 +421,7 @@ auth_change_password(fv_req_t *r)
     json_object       *data;
     const char        *current, *fresh, *sid;
     char               hash[AUTH_HASH_MAX];
+    int64_t            before;
     long               sessions;
     int                rc, open, match;
 
@@ -451,7 +486,8 @@ auth_change_password(fv_req_t *r)
     }
 
     rc = auth_store_families_revoke_user(&db, user.id, sid, &sessions);
-    if (rc != FV_OK) {
+    if (rc != FV_OK || (rc = auth_store_user_revoke_tokens(&db, user.id, &before)) != FV_OK) {
+        rc = rc == AUTH_STORE_NOT_FOUND ? FV_ERROR : rc;
         goto out;
     }
 
@@ -459,6 +495,8 @@ auth_change_password(fv_req_t *r)
     if ((rc = auth_store_commit(&db)) != FV_OK) {
         goto out;
     }
+
+    auth_revocation_push(r->worker, &ctx->revocation, r->request_id, user.id, before);
 
     data = json_object_new_object();
     json_object_object_add(data, "revokedSessions", json_object_new_int64(sessions));
@@ -482,7 +520,8 @@ out:
  * than the work done for a known email (a lookup, then one transaction).  For a known
  * account that transaction revokes the earlier links, stores the new token's hash and
  * writes the mail.requested event to the outbox: the link is mailed exactly when the token
- * exists.  The gateway limits the endpoint per address.
+ * exists.  The token itself is stored nowhere: the outbox row is secret, its payload
+ * replaced by {"redacted":true} once the broker confirmed it.  The gateway limits the endpoint per address.
  */
 
 int
@@ -540,7 +579,8 @@ auth_forgot_password(fv_req_t *r)
     json_object_object_add(event, "toName", json_object_new_string(user.name));
     json_object_object_add(event, "vars", vars);
 
-    if ((rc = auth_store_event(&db, "mail.requested", event)) != FV_OK) {
+    /* The link is a secret: its outbox row keeps it only until the broker has it. */
+    if ((rc = auth_store_event_secret(&db, "mail.requested", event)) != FV_OK) {
         goto out;
     }
 
@@ -586,6 +626,7 @@ auth_reset_password(fv_req_t *r)
     auth_reset_row_t   rs;
     json_object       *data;
     char               token_hash[65], hash[AUTH_HASH_MAX];
+    int64_t            before;
     long               sessions;
     int                rc, open;
 
@@ -627,8 +668,10 @@ auth_reset_password(fv_req_t *r)
 
     if (rc != FV_OK
         || (rc = auth_store_reset_use(&db, rs.id, rs.user.id)) != FV_OK
-        || (rc = auth_store_families_revoke_user(&db, rs.user.id, NULL, &sessions)) != FV_OK)
+        || (rc = auth_store_families_revoke_user(&db, rs.user.id, NULL, &sessions)) != FV_OK
+        || (rc = auth_store_user_revoke_tokens(&db, rs.user.id, &before)) != FV_OK)
     {
+        rc = rc == AUTH_STORE_NOT_FOUND ? FV_ERROR : rc;
         goto out;
     }
 
@@ -636,6 +679,8 @@ auth_reset_password(fv_req_t *r)
     if ((rc = auth_store_commit(&db)) != FV_OK) {
         goto out;
     }
+
+    auth_revocation_push(r->worker, &ctx->revocation, r->request_id, rs.user.id, before);
 
     fv_log_req(r, FV_LOG_INFO, "password of user %" PRId64 " reset; %ld session(s) revoked",
                rs.user.id, sessions);
@@ -660,14 +705,21 @@ int
 auth_jwks(fv_req_t *r)
 {
     const auth_ctx_t  *ctx = auth_ctx(r);
+    char              *jwks;
+    size_t             len;
+    int                rc;
 
-    if (ctx->tokens.jwks == NULL) {
+    jwks = auth_tokens_jwks(&ctx->tokens, &len);
+    if (jwks == NULL) {
         return fv_fail(r, 404, "NOT_FOUND", "Recurso no encontrado");
     }
 
-    /* Raw RFC 7517, not enveloped: JWT libraries read it as it is. */
-    fv_reply_header(r, "Cache-Control", "public, max-age=300");
-    return fv_reply_raw(r, 200, "application/json", ctx->tokens.jwks, ctx->tokens.jwks_len);
+    /* Raw RFC 7517, not enveloped: JWT libraries read it as it is.  Short-lived in caches:
+     * a rotated-in key is published FLORES_JWT_KEY_ACTIVATION seconds before it signs. */
+    fv_reply_header(r, "Cache-Control", "public, max-age=60");
+    rc = fv_reply_raw(r, 200, "application/json", jwks, len);
+    free(jwks);
+    return rc;
 }
 
 
@@ -728,6 +780,7 @@ auth_issue(fv_req_t *r, auth_db_t *db, const auth_user_t *user, const char *fami
     sub.email = user->email;
     sub.role = user->role;
     sub.sid = family_id;
+    sub.not_before = user->tokens_valid_after;
 
     access = auth_tokens_access(&ctx->tokens, &sub);
     if (access == NULL) {

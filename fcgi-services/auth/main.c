@@ -124,7 +124,11 @@ auth_init(fv_server_t *s)
 
     if (auth_password_init(&ctx->password, fv_server_conf(s)) != 0
         || auth_reset_init(&ctx->reset, fv_server_conf(s)) != 0
-        || auth_cookie_init(ctx, fv_server_conf(s)) != 0)
+        || auth_cookie_init(ctx, fv_server_conf(s)) != 0
+        || auth_revocation_init(&ctx->revocation, fv_server_conf(s),
+                                ctx->tokens.access_ttl + ctx->tokens.leeway) != 0
+        || fv_server_every(s, "revocations", AUTH_RESYNC_MS, auth_revocation_resync,
+                           &ctx->revocation) != 0)
     {
         auth_tokens_free(&ctx->tokens);
         free(ctx);

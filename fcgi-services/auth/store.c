@@ -14,7 +14,7 @@
 #define AUTH_USER_COLUMNS                                                                 \
     "id, name, email, role, "                                                             \
     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "       \
-    "password_hash, active"
+    "password_hash, active, tokens_valid_after"
 
 
 static PGresult *auth_db_exec(auth_db_t *db, const char *sql, int n,
@@ -166,21 +166,95 @@ auth_store_user_set_role(auth_db_t *db, int64_t id, const char *role)
 
 int
 auth_store_user_set_access(auth_db_t *db, int64_t id, const char *role, int active,
-    int64_t version, int *applied)
+    int64_t version, int *applied, int64_t *before)
 {
     char         text[24], ver[24];
     const char  *params[] = { text, role, active ? "t" : "f", ver };
-    long         rows;
+
+    PGresult    *res;
     int          rc;
 
     (void) snprintf(text, sizeof(text), "%" PRId64, id);
     (void) snprintf(ver, sizeof(ver), "%" PRId64, version);
 
-    rc = auth_db_command(db,
-        "UPDATE users SET role = $2, active = $3, access_version = $4, updated_at = now() "
-        "WHERE id = $1 AND access_version < $4", 4, params, &rows);
+    *applied = 0;
+    *before = 0;
 
-    *applied = rc == FV_OK && rows == 1;
+    /* The row as it was (locked) decides whether access was taken away. */
+    res = auth_db_exec(db,
+        "WITH old AS (SELECT id, role, active FROM users WHERE id = $1 FOR UPDATE), "
+        "cut AS (SELECT floor(extract(epoch FROM clock_timestamp()))::bigint + 1 AS t) "
+        "UPDATE users u SET role = $2, active = $3, access_version = $4, updated_at = now(), "
+        "tokens_valid_after = CASE WHEN (old.role = 'admin' AND $2 <> 'admin') "
+        "OR (old.active AND NOT $3::boolean) "
+        "THEN greatest(u.tokens_valid_after, cut.t) ELSE u.tokens_valid_after END "
+        "FROM old, cut WHERE u.id = old.id AND u.access_version < $4 "
+        "RETURNING (old.role = 'admin' AND $2 <> 'admin') OR (old.active AND NOT $3::boolean), "
+        "u.tokens_valid_after", 4, params);
+
+    if ((rc = auth_db_failed(res)) == FV_OK && PQntuples(res) == 1) {
+        *applied = 1;
+        if (PQgetvalue(res, 0, 0)[0] == 't') {
+            *before = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        }
+    }
+
+    PQclear(res);
+    return rc;
+}
+
+
+int
+auth_store_user_revoke_tokens(auth_db_t *db, int64_t id, int64_t *before)
+{
+    char         text[24];
+    const char  *params[] = { text };
+    PGresult    *res;
+    int          rc;
+
+    (void) snprintf(text, sizeof(text), "%" PRId64, id);
+
+    res = auth_db_exec(db,
+        "UPDATE users SET tokens_valid_after = greatest(tokens_valid_after, "
+        "floor(extract(epoch FROM clock_timestamp()))::bigint + 1) "
+        "WHERE id = $1 RETURNING tokens_valid_after", 1, params);
+
+    if ((rc = auth_db_failed(res)) == FV_OK) {
+        if (PQntuples(res) == 1) {
+            *before = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        } else {
+            rc = AUTH_STORE_NOT_FOUND;
+        }
+    }
+
+    PQclear(res);
+    return rc;
+}
+
+
+int
+auth_store_revocations(auth_db_t *db, int64_t since,
+    void (*fn)(int64_t user_id, int64_t before, void *arg), void *arg)
+{
+    char         text[24];
+    const char  *params[] = { text };
+    PGresult    *res;
+    int          rc, i;
+
+    (void) snprintf(text, sizeof(text), "%" PRId64, since);
+
+    res = auth_db_exec(db,
+        "SELECT id, tokens_valid_after FROM users WHERE tokens_valid_after > $1 "
+        "ORDER BY id", 1, params);
+
+    if ((rc = auth_db_failed(res)) == FV_OK) {
+        for (i = 0; i < PQntuples(res); i++) {
+            fn(strtoll(PQgetvalue(res, i, 0), NULL, 10),
+               strtoll(PQgetvalue(res, i, 1), NULL, 10), arg);
+        }
+    }
+
+    PQclear(res);
     return rc;
 }
 
@@ -193,6 +267,17 @@ auth_store_event(auth_db_t *db, const char *type, json_object *data)
     }
 
     return fv_outbox_add_conn(db->conn, AUTH_SERVICE, db->schema, type, data);
+}
+
+
+int
+auth_store_event_secret(auth_db_t *db, const char *type, json_object *data)
+{
+    if (db->worker == NULL) {
+        return FV_ERROR;
+    }
+
+    return fv_outbox_add_secret(db->worker, type, data);
 }
 
 
@@ -221,7 +306,7 @@ auth_store_refresh_lock(auth_db_t *db, const char *hash, auth_refresh_t *rt)
 
     res = auth_db_exec(db,
         "SELECT t.id, t.family_id, t.expires_at <= now(), t.rotated_at IS NOT NULL, "
-        "t.revoked_at IS NOT NULL, u.id, u.email, u.role, u.active "
+        "t.revoked_at IS NOT NULL, u.id, u.email, u.role, u.active, u.tokens_valid_after "
         "FROM refresh_tokens t JOIN users u ON u.id = t.user_id "
         "WHERE t.token_hash = $1 FOR UPDATE OF t", 1, params);
 
@@ -241,6 +326,7 @@ auth_store_refresh_lock(auth_db_t *db, const char *hash, auth_refresh_t *rt)
     rt->revoked = PQgetvalue(res, 0, 4)[0] == 't';
     rt->user.id = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
     rt->user.active = PQgetvalue(res, 0, 8)[0] == 't';
+    rt->user.tokens_valid_after = strtoll(PQgetvalue(res, 0, 9), NULL, 10);
 
     if (auth_copy(rt->family_id, sizeof(rt->family_id), PQgetvalue(res, 0, 1)) != 0
         || auth_copy(rt->user.email, sizeof(rt->user.email), PQgetvalue(res, 0, 6)) != 0
@@ -364,7 +450,7 @@ auth_store_reset_lock(auth_db_t *db, const char *hash, auth_reset_row_t *rs)
     res = auth_db_exec(db,
         "SELECT u.id, u.name, u.email, u.role, "
         "to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-        "u.password_hash, u.active, "
+        "u.password_hash, u.active, u.tokens_valid_after, "
         "r.id, r.expires_at <= now(), r.used_at IS NOT NULL, r.revoked_at IS NOT NULL "
         "FROM password_resets r JOIN users u ON u.id = r.user_id "
         "WHERE r.token_hash = $1 FOR UPDATE OF r, u", 1, params);
@@ -383,10 +469,10 @@ auth_store_reset_lock(auth_db_t *db, const char *hash, auth_reset_row_t *rs)
         goto out;
     }
 
-    rs->id = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
-    rs->expired = PQgetvalue(res, 0, 8)[0] == 't';
-    rs->used = PQgetvalue(res, 0, 9)[0] == 't';
-    rs->revoked = PQgetvalue(res, 0, 10)[0] == 't';
+    rs->id = strtoll(PQgetvalue(res, 0, 8), NULL, 10);
+    rs->expired = PQgetvalue(res, 0, 9)[0] == 't';
+    rs->used = PQgetvalue(res, 0, 10)[0] == 't';
+    rs->revoked = PQgetvalue(res, 0, 11)[0] == 't';
 
 out:
 
@@ -470,6 +556,7 @@ auth_user_row(const PGresult *res, int row, auth_user_t *user)
 
     user->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
     user->active = PQgetvalue(res, row, 6)[0] == 't';
+    user->tokens_valid_after = strtoll(PQgetvalue(res, row, 7), NULL, 10);
 
     if (auth_copy(user->name, sizeof(user->name), PQgetvalue(res, row, 1)) != 0
         || auth_copy(user->email, sizeof(user->email), PQgetvalue(res, row, 2)) != 0

@@ -30,6 +30,7 @@ typedef struct {
     char                  created_at[32];          /* ISO-8601 UTC */
     char                  password_hash[AUTH_HASH_MAX];
     int                   active;
+    int64_t               tokens_valid_after;      /* unix seconds: no token before it */
 } auth_user_t;
 
 /* A refresh token, locked until the transaction ends, and its owner as they are now. */
@@ -67,11 +68,21 @@ int auth_store_user_set_password(auth_db_t *db, int64_t id, const char *old_hash
     const char *new_hash);
 int auth_store_user_set_role(auth_db_t *db, int64_t id, const char *role);
 /* Sets role and active from a change of this version unless a later one was applied;
- * applied receives 1 when the account changed, 0 when it is unknown or the change stale. */
+ * applied receives 1 when the account changed, 0 when it is unknown or the change stale.
+ * A change that takes access away (admin to customer, active to inactive) also revokes the
+ * user's access tokens: before receives the new cutoff, 0 when none was set. */
 int auth_store_user_set_access(auth_db_t *db, int64_t id, const char *role, int active,
-    int64_t version, int *applied);
+    int64_t version, int *applied, int64_t *before);
+/* Revokes every access token of the user minted before now + 1 s (tokens_valid_after, never
+ * lowered); before receives the cutoff. */
+int auth_store_user_revoke_tokens(auth_db_t *db, int64_t id, int64_t *before);
+/* Calls fn for each user whose cutoff is later than since (unix seconds). */
+int auth_store_revocations(auth_db_t *db, int64_t since,
+    void (*fn)(int64_t user_id, int64_t before, void *arg), void *arg);
 /* Writes an event to the outbox in the open transaction; data stays the caller's. */
 int auth_store_event(auth_db_t *db, const char *type, json_object *data);
+/* The same for an event whose data is a secret (a reset link): redacted once published. */
+int auth_store_event_secret(auth_db_t *db, const char *type, json_object *data);
 
 int auth_store_refresh_insert(auth_db_t *db, const char *hash, const char *family_id,
     int64_t user_id, long ttl);

@@ -15,6 +15,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <pthread.h>
+#include <sys/stat.h>
 
 #include "tokens.h"
 
@@ -29,6 +31,28 @@ static int auth_tokens_private_key(auth_tokens_t *t, const fv_conf_t *conf);
 static char *auth_b64url_bn(const EVP_PKEY *pkey, const char *param, size_t pad);
 static int auth_tokens_selftest(const auth_tokens_t *t);
 static int auth_pem_no_passphrase(char *buf, int size, int rwflag, void *u);
+static int auth_ring_open(auth_tokens_t *t, const char *dir);
+static void auth_ring_refresh(auth_ring_t *ring);
+
+
+/*
+ * The key ring (ES256 with FLORES_JWT_KEYS_DIR): the keys of the directory and their JWK
+ * set, replaced as a whole when the state file changes (flores-admin keys rotate|prune).
+ * Every signing looks at the file at most once a second (one stat(), under the ring's
+ * lock), so a rotation is seen within a second without a restart; a state that does not
+ * load keeps the previous keys (and says why in the log).  Signing takes the lock too: the
+ * key cannot be freed under it.
+ */
+
+struct auth_ring_s {
+    pthread_mutex_t       lock;
+    char                  dir[1024];
+    auth_keyset_t         ks;
+    char                 *jwks;
+    size_t                jwks_len;
+    struct stat           seen;         /* the state file as last loaded */
+    time_t                checked_at;
+};
 
 
 int
@@ -40,6 +64,7 @@ auth_tokens_init(auth_tokens_t *t, const fv_conf_t *conf)
 
     t->access_ttl = fv_conf_long(conf, "FLORES_ACCESS_TTL", 900, 30, 86400);
     t->refresh_ttl = fv_conf_long(conf, "FLORES_REFRESH_TTL", 604800, 60, 31536000);
+    t->leeway = fv_conf_long(conf, "FLORES_JWT_LEEWAY", 60, 0, 3600);
 
     iss = fv_conf_str(conf, "FLORES_JWT_ISSUER", "flores-victoria");
     aud = fv_conf_str(conf, "FLORES_JWT_AUDIENCE", "flores-victoria-api");
@@ -55,9 +80,16 @@ auth_tokens_init(auth_tokens_t *t, const fv_conf_t *conf)
     memcpy(t->issuer, iss, strlen(iss) + 1);
     memcpy(t->audience, aud, strlen(aud) + 1);
 
-    alg = fv_conf_str(conf, "FLORES_JWT_ALG", "HS256");
+    alg = fv_conf_str(conf, "FLORES_JWT_ALG", "ES256");
 
-    if (strcmp(alg, "HS256") == 0) {
+    if (strcmp(alg, "ES256") == 0 && fv_conf_str(conf, "FLORES_JWT_KEYS_DIR", NULL) != NULL) {
+        t->alg = JWT_ALG_ES256;
+        if (auth_ring_open(t, fv_conf_str(conf, "FLORES_JWT_KEYS_DIR", NULL)) != 0) {
+            auth_tokens_free(t);
+            return -1;
+        }
+
+    } else if (strcmp(alg, "HS256") == 0) {
         t->alg = JWT_ALG_HS256;
         if (auth_tokens_secret(t, conf) != 0) {
             return -1;
@@ -81,7 +113,8 @@ auth_tokens_init(auth_tokens_t *t, const fv_conf_t *conf)
     }
 
     fv_log(FV_LOG_INFO, "access tokens signed with %s%s%s, valid %lds; refresh tokens %lds",
-           alg, t->kid[0] ? ", kid " : "", t->kid, t->access_ttl, t->refresh_ttl);
+           alg, t->ring ? ", rotating keys of " : (t->kid[0] ? ", kid " : ""),
+           t->ring ? t->ring->dir : t->kid, t->access_ttl, t->refresh_ttl);
 
     return 0;
 }
@@ -98,6 +131,125 @@ auth_tokens_free(auth_tokens_t *t)
 
     free(t->jwks);
     t->jwks = NULL;
+
+    if (t->ring != NULL) {
+        auth_keys_free(&t->ring->ks);
+        free(t->ring->jwks);
+        (void) pthread_mutex_destroy(&t->ring->lock);
+        free(t->ring);
+        t->ring = NULL;
+    }
+}
+
+
+static int
+auth_ring_open(auth_tokens_t *t, const char *dir)
+{
+    auth_ring_t  *ring;
+
+    if (strlen(dir) >= sizeof(ring->dir)) {
+        fv_log(FV_LOG_ERROR, "FLORES_JWT_KEYS_DIR is too long");
+        return -1;
+    }
+
+    ring = calloc(1, sizeof(*ring));
+    if (ring == NULL) {
+        return -1;
+    }
+
+    (void) pthread_mutex_init(&ring->lock, NULL);
+    memcpy(ring->dir, dir, strlen(dir) + 1);
+    t->ring = ring;
+
+    auth_ring_refresh(ring);
+
+    if (ring->ks.n == 0 || ring->jwks == NULL) {
+        fv_log(FV_LOG_ERROR, "no usable signing key in %s: run flores-admin keys init", dir);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* Under ring->lock (or before the workers start). */
+
+static void
+auth_ring_refresh(auth_ring_t *ring)
+{
+    char            path[1100];
+    struct stat     st;
+    auth_keyset_t   ks;
+    char           *jwks;
+    size_t          len;
+    time_t          now;
+
+    now = time(NULL);
+    if (ring->jwks != NULL && now == ring->checked_at) {
+        return;
+    }
+
+    ring->checked_at = now;
+    (void) snprintf(path, sizeof(path), "%s/%s", ring->dir, AUTH_KEYS_STATE);
+
+    if (stat(path, &st) != 0) {
+        if (ring->jwks == NULL) {
+            fv_log(FV_LOG_ERROR, "cannot read %s: %s", path, strerror(errno));
+        }
+        return;
+    }
+
+    if (ring->jwks != NULL && st.st_ino == ring->seen.st_ino && st.st_size == ring->seen.st_size
+        && st.st_mtim.tv_sec == ring->seen.st_mtim.tv_sec
+        && st.st_mtim.tv_nsec == ring->seen.st_mtim.tv_nsec)
+    {
+        return;
+    }
+
+    if (auth_keys_load(&ks, ring->dir) != 0) {
+        fv_log(FV_LOG_ERROR, "the keys of %s do not load: still signing with the previous "
+               "ones", ring->dir);
+        ring->seen = st;
+        return;
+    }
+
+    jwks = auth_keys_jwks(&ks, &len);
+    if (jwks == NULL) {
+        auth_keys_free(&ks);
+        return;
+    }
+
+    auth_keys_free(&ring->ks);
+    free(ring->jwks);
+    ring->ks = ks;
+    ring->jwks = jwks;
+    ring->jwks_len = len;
+    ring->seen = st;
+
+    fv_log(FV_LOG_INFO, "%zu signing key(s) loaded from %s", ks.n, ring->dir);
+}
+
+
+char *
+auth_tokens_jwks(const auth_tokens_t *t, size_t *len)
+{
+    char  *out;
+
+    if (t->ring == NULL) {
+        if (t->jwks == NULL) {
+            return NULL;
+        }
+        *len = t->jwks_len;
+        return strdup(t->jwks);
+    }
+
+    (void) pthread_mutex_lock(&t->ring->lock);
+    auth_ring_refresh(t->ring);
+    out = t->ring->jwks != NULL ? strdup(t->ring->jwks) : NULL;
+    *len = t->ring->jwks_len;
+    (void) pthread_mutex_unlock(&t->ring->lock);
+
+    return out;
 }
 
 
@@ -135,8 +287,9 @@ auth_tokens_private_key(auth_tokens_t *t, const fv_conf_t *conf)
     t->key = fv_conf_secret(conf, "FLORES_JWT_PRIVATE_KEY", &t->key_len);
 
     if (t->key == NULL) {
-        fv_log(FV_LOG_ERROR, "%s needs FLORES_JWT_PRIVATE_KEY_FILE, which is unset or "
-               "unreadable", jwt_alg_str(t->alg));
+        fv_log(FV_LOG_ERROR, "%s needs %sFLORES_JWT_PRIVATE_KEY_FILE, which is unset or "
+               "unreadable", jwt_alg_str(t->alg),
+               t->alg == JWT_ALG_ES256 ? "FLORES_JWT_KEYS_DIR or " : "");
         return -1;
     }
 
@@ -365,6 +518,13 @@ auth_tokens_access(const auth_tokens_t *t, const auth_subject_t *sub)
 
     token = NULL;
     now = time(NULL);
+
+    /* A token minted in the second of a revocation, or just after it on a clock behind the
+     * database's, must not look older than the cutoff. */
+    if ((int64_t) now < sub->not_before) {
+        now = (time_t) sub->not_before;
+    }
+
     (void) snprintf(id, sizeof(id), "%" PRId64, sub->user_id);
 
     err = jwt_add_grant(jwt, "sub", id)
@@ -377,16 +537,37 @@ auth_tokens_access(const auth_tokens_t *t, const auth_subject_t *sub)
           | jwt_add_grant(jwt, "jti", jti)
           | jwt_add_grant(jwt, "sid", sub->sid);
 
-    if (err == 0 && t->kid[0] != '\0') {
-        err = jwt_add_header(jwt, "kid", t->kid);
-    }
+    if (t->ring != NULL) {
+        const auth_key_t  *k;
 
-    if (err == 0) {
-        err = jwt_set_alg(jwt, t->alg, t->key, (int) t->key_len);
-    }
+        /* libjwt turns the DER ECDSA signature into JWS's raw r || s (64 bytes). */
+        (void) pthread_mutex_lock(&t->ring->lock);
+        auth_ring_refresh(t->ring);
+        k = auth_keys_signing(&t->ring->ks, (int64_t) time(NULL));
 
-    if (err == 0) {
-        token = jwt_encode_str(jwt);
+        if (err == 0 && k != NULL) {
+            err = jwt_add_header(jwt, "kid", k->kid)
+                  | jwt_set_alg(jwt, t->alg, (const unsigned char *) k->pem, (int) k->pem_len);
+        }
+
+        if (err == 0 && k != NULL) {
+            token = jwt_encode_str(jwt);
+        }
+
+        (void) pthread_mutex_unlock(&t->ring->lock);
+
+    } else {
+        if (err == 0 && t->kid[0] != '\0') {
+            err = jwt_add_header(jwt, "kid", t->kid);
+        }
+
+        if (err == 0) {
+            err = jwt_set_alg(jwt, t->alg, t->key, (int) t->key_len);
+        }
+
+        if (err == 0) {
+            token = jwt_encode_str(jwt);
+        }
     }
 
     if (err != 0) {
@@ -407,7 +588,7 @@ static int
 auth_tokens_selftest(const auth_tokens_t *t)
 {
     auth_subject_t   sub = { 0, "selftest@localhost", "customer",
-                             "00000000-0000-4000-8000-000000000000" };
+                             "00000000-0000-4000-8000-000000000000", 0 };
     unsigned char   *pub;
     char            *token;
     BIO             *in, *out;
@@ -433,7 +614,11 @@ auth_tokens_selftest(const auth_tokens_t *t)
         len = (int) t->key_len;
 
     } else {
-        in = BIO_new_mem_buf(t->key, (int) t->key_len);
+        const auth_key_t  *k;
+
+        k = t->ring != NULL ? auth_keys_signing(&t->ring->ks, (int64_t) time(NULL)) : NULL;
+        in = k != NULL ? BIO_new_mem_buf(k->pem, (int) k->pem_len)
+                       : BIO_new_mem_buf(t->key, (int) t->key_len);
         out = BIO_new(BIO_s_mem());
         if (in == NULL || out == NULL) {
             goto out;

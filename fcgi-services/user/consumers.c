@@ -1,6 +1,8 @@
-/* consumers.c: the event the user service listens to: user.registered, which creates the
- * profile.  The handler is idempotent on the event id: the profile and the record of the id
- * commit together. */
+/* consumers.c: the events the user service listens to: user.registered, which creates the
+ * profile, and user.role_change_requested, flores-admin's promotion or demotion of an
+ * account, applied like an administrator's PATCH.  Both come on one queue, so a request
+ * made right after the registration finds the profile.  The handlers are idempotent on the
+ * event id: the effect and the record of the id commit together. */
 
 #include "config.h"
 
@@ -93,6 +95,112 @@ out:
     }
 
     return rc;
+}
+
+
+/*
+ * {userId, role} (and optionally active), published by flores-admin from the auth service's
+ * outbox.  The user service owns role, active and their version: it applies the request as
+ * an administrator's PATCH does and publishes the resulting user.role_changed, which auth
+ * applies like any other.  A profile not there yet (its user.registered retried) is waited
+ * for.
+ */
+
+int
+user_on_role_change_requested(fv_worker_t *w, const char *type, const char *event_id,
+    json_object *event)
+{
+    user_access_t   acc;
+    json_object    *data, *v;
+    const char     *role;
+    int64_t         user_id;
+    int             rc, open, active, changed;
+
+    open = 0;
+
+    if (!json_object_object_get_ex(event, "data", &data)
+        || !json_object_is_type(data, json_type_object))
+    {
+        data = NULL;
+    }
+
+    user_id = user_json_id(data, "userId");
+    role = user_event_text(data, "role", 16);
+    active = -1;
+
+    if (data != NULL && json_object_object_get_ex(data, "active", &v)
+        && json_object_is_type(v, json_type_boolean))
+    {
+        active = json_object_get_boolean(v) ? 1 : 0;
+    }
+
+    if (role != NULL && strcmp(role, "admin") != 0 && strcmp(role, "customer") != 0) {
+        role = NULL;
+    }
+
+    if (user_id <= 0 || (role == NULL && active < 0)) {
+        fv_log(FV_LOG_WARN, "%s %s without a usable userId, role or active: dead-lettered",
+               type, event_id);
+        return FV_REJECT;
+    }
+
+    if ((rc = user_store_begin(w)) != FV_OK) {
+        goto out;
+    }
+
+    open = 1;
+
+    rc = fv_event_seen(w, "profiles", event_id);
+    if (rc < 0) {
+        goto out;
+    }
+
+    changed = 0;
+
+    if (rc == 0) {
+        rc = user_store_access_change(w, user_id, role, active, &acc, &changed);
+        if (rc == USER_STORE_NOT_FOUND) {
+            fv_log(FV_LOG_INFO, "%s %s: no profile %" PRId64 " yet; retried", type, event_id,
+                   user_id);
+            rc = FV_RETRY;
+            goto out;
+        }
+
+        if (rc != FV_OK) {
+            goto out;
+        }
+    }
+
+    open = 0;
+    rc = user_store_commit(w);
+
+    if (rc == FV_OK && changed) {
+        fv_log(FV_LOG_INFO, "user %" PRId64 " is now %s, %s (version %" PRId64 "), as "
+               "flores-admin asked", acc.id, acc.role, acc.active ? "active" : "inactive",
+               acc.version);
+    }
+
+out:
+
+    if (open) {
+        user_store_rollback(w);
+    }
+
+    return rc;
+}
+
+
+/* Both events of the profiles queue. */
+
+int
+user_on_profile_event(fv_worker_t *w, const char *type, const char *event_id,
+    json_object *event)
+{
+    if (strcmp(type, "user.role_change_requested") == 0) {
+        return user_on_role_change_requested(w, type, event_id, event);
+    }
+
+    return user_on_registered(w, type, event_id, event);
 }
 
 

@@ -444,19 +444,18 @@ user_internal_address(fv_req_t *r)
  * deactivated account can neither sign in nor refresh.  The event carries the profile's
  * version, so that auth applies changes in the order they were made.  An administrator
  * cannot demote or deactivate themselves (409), so the shop never loses its last one by a
- * slip.  A change to what already is publishes nothing.
+ * slip.  A change to what already is publishes nothing.  flores-admin's promotions and
+ * demotions come the same way (user_store_access_change), as user.role_change_requested.
  */
 
 int
 user_admin_patch(fv_req_t *r)
 {
     user_access_t   acc;
-    json_object    *event;
     const char     *role;
     int64_t         id;
     int             rc, open, active, changed;
 
-    event = NULL;
     open = 0;
 
     id = fv_req_path_id(r, "id");
@@ -487,7 +486,7 @@ user_admin_patch(fv_req_t *r)
 
     open = 1;
 
-    rc = user_store_access_lock(r->worker, id, &acc);
+    rc = user_store_access_change(r->worker, id, role, active, &acc, &changed);
     if (rc == USER_STORE_NOT_FOUND) {
         rc = fv_fail(r, 404, "NOT_FOUND", USER_MSG_USER);
         goto out;
@@ -497,34 +496,7 @@ user_admin_patch(fv_req_t *r)
         goto out;
     }
 
-    changed = 0;
-
-    if (role != NULL && strcmp(role, acc.role) != 0) {
-        (void) snprintf(acc.role, sizeof(acc.role), "%s", role);
-        changed = 1;
-    }
-
-    if (active >= 0 && active != acc.active) {
-        acc.active = active;
-        changed = 1;
-    }
-
     if (changed) {
-        if ((rc = user_store_access_set(r->worker, &acc)) != FV_OK) {
-            rc = rc == USER_STORE_NOT_FOUND ? FV_ERROR : rc;
-            goto out;
-        }
-
-        event = json_object_new_object();
-        json_object_object_add(event, "userId", json_object_new_int64(acc.id));
-        json_object_object_add(event, "role", json_object_new_string(acc.role));
-        json_object_object_add(event, "active", json_object_new_boolean(acc.active));
-        json_object_object_add(event, "version", json_object_new_int64(acc.version));
-
-        if ((rc = user_store_event(r->worker, "user.role_changed", event)) != FV_OK) {
-            goto out;
-        }
-
         fv_log_req(r, FV_LOG_INFO, "user %" PRId64 " is now %s, %s (version %" PRId64 ")",
                    acc.id, acc.role, acc.active ? "active" : "inactive", acc.version);
     }
@@ -545,7 +517,6 @@ out:
         user_store_rollback(r->worker);
     }
 
-    json_object_put(event);
     return rc;
 }
 

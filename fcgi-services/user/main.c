@@ -75,11 +75,14 @@ static const fv_route_t  user_routes[] = {
 };
 
 
-static const char *const  registered_bindings[] = { "user.registered", NULL };
+/* One queue, so that a promotion asked for right after a registration finds the profile. */
+static const char *const  profile_bindings[] = {
+    "user.registered", "user.role_change_requested", NULL
+};
 
 static const fv_consumer_t  user_consumers[] = {
-    /* Profiles of new accounts (queue user.profiles). */
-    { "profiles",   registered_bindings, user_on_registered, 0, 0 },
+    /* Profiles of new accounts, and flores-admin's role changes (queue user.profiles). */
+    { "profiles",   profile_bindings, user_on_profile_event, 0, 0 },
     { NULL, NULL, NULL, 0, 0 }
 };
 

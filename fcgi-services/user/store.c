@@ -501,6 +501,50 @@ user_store_access_set(fv_worker_t *w, user_access_t *acc)
 
 
 int
+user_store_access_change(fv_worker_t *w, int64_t id, const char *role, int active,
+    user_access_t *acc, int *changed)
+{
+    json_object  *event;
+    int           rc;
+
+    *changed = 0;
+
+    if ((rc = user_store_access_lock(w, id, acc)) != FV_OK) {
+        return rc;
+    }
+
+    if (role != NULL && strcmp(role, acc->role) != 0) {
+        (void) snprintf(acc->role, sizeof(acc->role), "%s", role);
+        *changed = 1;
+    }
+
+    if (active >= 0 && active != acc->active) {
+        acc->active = active;
+        *changed = 1;
+    }
+
+    if (!*changed) {
+        return FV_OK;
+    }
+
+    if ((rc = user_store_access_set(w, acc)) != FV_OK) {
+        return rc == USER_STORE_NOT_FOUND ? FV_ERROR : rc;
+    }
+
+    event = json_object_new_object();
+    json_object_object_add(event, "userId", json_object_new_int64(acc->id));
+    json_object_object_add(event, "role", json_object_new_string(acc->role));
+    json_object_object_add(event, "active", json_object_new_boolean(acc->active));
+    json_object_object_add(event, "version", json_object_new_int64(acc->version));
+
+    rc = user_store_event(w, "user.role_changed", event);
+    json_object_put(event);
+
+    return rc;
+}
+
+
+int
 user_store_event(fv_worker_t *w, const char *type, json_object *data)
 {
     return fv_outbox_add(w, type, data);

@@ -72,6 +72,14 @@ int user_store_list(fv_worker_t *w, const char *pattern, long page, long limit,
 int user_store_access_lock(fv_worker_t *w, int64_t id, user_access_t *acc);
 /* Sets role and active, bumps the version (acc->version receives the new one). */
 int user_store_access_set(fv_worker_t *w, user_access_t *acc);
+/* The one way role and active change, in the caller's open transaction, whoever asks (an
+ * administrator's PATCH, flores-admin's user.role_change_requested): locks the profile,
+ * applies role (NULL: unchanged) and active (-1: unchanged); when that changes anything,
+ * bumps the version and writes user.role_changed {userId, role, active, version} to the
+ * outbox.  acc receives the profile's access as it now is, changed whether it changed;
+ * USER_STORE_NOT_FOUND when there is no profile. */
+int user_store_access_change(fv_worker_t *w, int64_t id, const char *role, int active,
+    user_access_t *acc, int *changed);
 /* Writes an event to the outbox in the open transaction; data stays the caller's. */
 int user_store_event(fv_worker_t *w, const char *type, json_object *data);
 

@@ -42,6 +42,11 @@ int user_internal_address(fv_req_t *r);
 
 int user_on_registered(fv_worker_t *w, const char *type, const char *event_id,
     json_object *event);
+int user_on_role_change_requested(fv_worker_t *w, const char *type, const char *event_id,
+    json_object *event);
+/* The profiles queue: user.registered and user.role_change_requested. */
+int user_on_profile_event(fv_worker_t *w, const char *type, const char *event_id,
+    json_object *event);
 
 /* A Chilean or E.164 number as "+<digits>" (out holds USER_PHONE_LEN + 1 bytes); -1 when
  * it is not one. */

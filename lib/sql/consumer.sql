@@ -12,3 +12,7 @@ CREATE TABLE IF NOT EXISTS processed_events (
     processed_at  timestamptz  NOT NULL DEFAULT now(),
     PRIMARY KEY (consumer, event_id)
 );
+
+-- Records older than FLORES_OUTBOX_RETENTION are deleted (by the relay, or by a periodic
+-- task in a service without an outbox).
+CREATE INDEX IF NOT EXISTS processed_events_age ON processed_events (processed_at);

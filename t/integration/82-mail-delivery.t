@@ -104,8 +104,16 @@ run_blocks([
         # the same event id a second time.
         name => 'the outbox publishes the same request again: no second mail',
         then => sub {
-            is(pg_value('UPDATE auth.outbox SET published_at = NULL WHERE event_id = $1 RETURNING 1', $ctx{dup_id}), 1,
-                'the row is unpublished again');
+            # That crash leaves the row unmarked and so not yet redacted (the relay redacts a
+            # secret row in the statement that marks it): its payload is put back as it was,
+            # rebuilt from the mail, which carried all of it.
+            my ($m) = mails_to($ctx{user}{email}, 5, 1);
+            my ($link) = (mail_part($m || {}, 'text/plain') // '') =~ m{(https://\S+\?token=[A-Za-z0-9_-]{43})};
+            my $payload = JSON::PP->new->canonical->encode({ template => 'password_reset', to => $ctx{user}{email},
+                toName => $ctx{user}{name}, vars => { name => $ctx{user}{name}, resetUrl => $link // '',
+                expiresMinutes => 30 } });
+            is(pg_value('UPDATE auth.outbox SET published_at = NULL, payload = $2::jsonb WHERE event_id = $1 RETURNING 1',
+                $ctx{dup_id}, $payload), 1, 'the row is unpublished again');
             ok(wait_for(20, sub { pg_value('SELECT count(*) FROM auth.outbox WHERE event_id = $1 AND published_at IS NOT NULL',
                 $ctx{dup_id}) == 1 }), 'and published a second time');
             ok(wait_for(20, sub { log_has("mail $ctx{dup_id} (password_reset) already sent") }),

@@ -132,8 +132,11 @@ run_blocks([
                 $ctx{token}, substr($ctx{token}, 0, 43)), 0, 'the token itself is not');
             is(pg_value('SELECT count(*) FROM auth.password_resets WHERE user_id = $1 AND used_at IS NULL AND revoked_at IS NULL',
                 $ctx{u}{id}), 1, 'one open token for the user');
-            is(pg_value('SELECT count(*) FROM auth.outbox WHERE type = $1 AND payload->>$2 = $3',
-                'mail.requested', 'to', $ctx{u}{email}), 6, 'one mail.requested per request, through the outbox');
+            # The rows are secret: once published their payload (the link) is redacted, so they
+            # are counted by time rather than by address.
+            is(pg_value('SELECT count(*) FROM auth.outbox WHERE type = $1 AND secret AND occurred_at >= '
+                . '(SELECT created_at FROM auth.users WHERE id = $2)', 'mail.requested', $ctx{u}{id}), 6,
+                'one mail.requested per request, through the outbox');
         },
     },
 

@@ -14,8 +14,14 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <json-c/json.h>
 
 #include "tokens.h"
+#include "keys.h"
 #include "password.h"
 
 
@@ -48,6 +54,7 @@ conf_with(const char *alg, const char *secret, const char *private_key)
 
     (void) unsetenv("FLORES_JWT_SECRET_FILE");
     (void) unsetenv("FLORES_JWT_PRIVATE_KEY_FILE");
+    (void) unsetenv("FLORES_JWT_KEYS_DIR");
     (void) unsetenv("FLORES_CONFIG");
     (void) setenv("FLORES_JWT_ALG", alg, 1);
 
@@ -148,7 +155,7 @@ assert_access_token(const char *token, const auth_tokens_t *t, const unsigned ch
 }
 
 
-static const auth_subject_t  subject = { 42, "ana@example.com", "customer", SID };
+static const auth_subject_t  subject = { 42, "ana@example.com", "customer", SID, 0 };
 
 
 START_TEST(hs256_signs_every_claim)
@@ -470,6 +477,365 @@ START_TEST(argon2id_verifies_and_notices_old_costs)
 END_TEST
 
 
+/* ---- rotating ES256 keys (keys.c) ------------------------------------------------------ */
+
+static char *
+keys_tmpdir(void)
+{
+    char  tmpl[] = "/tmp/check_auth_keys.XXXXXX";
+    char *dir;
+
+    dir = mkdtemp(tmpl);
+    ck_assert_ptr_nonnull(dir);
+    return strdup(dir);
+}
+
+
+static void
+keys_rmdir(const char *dir)
+{
+    char  cmd[512];
+
+    (void) snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+
+static int
+file_exists(const char *dir, const char *kid)
+{
+    char         path[512];
+    struct stat  st;
+
+    (void) snprintf(path, sizeof(path), "%s/%s.pem", dir, kid);
+    return stat(path, &st) == 0;
+}
+
+
+/* Guarantees: the newest key whose time has come signs; a rotated-in key waits for its
+ * activation; the state survives a save and a load (times and keys); prune drops only keys
+ * retired before the cutoff, files included. */
+START_TEST(key_state_rotation_and_prune)
+{
+    auth_keyset_t   ks, again;
+    char           *dir, k1[AUTH_KEYS_KID_LEN + 1], k2[AUTH_KEYS_KID_LEN + 1];
+    int64_t         now;
+
+    dir = keys_tmpdir();
+    now = 1800000000;
+
+    ck_assert_int_eq(auth_keys_load(&ks, dir), 0);
+    ck_assert_uint_eq(ks.n, 0);
+    ck_assert_ptr_null(auth_keys_signing(&ks, now));
+
+    ck_assert_int_eq(auth_keys_add(&ks, dir, now), 0);
+    memcpy(k1, ks.keys[0].kid, sizeof(k1));
+    ck_assert_int_eq(auth_keys_add(&ks, dir, now + 5), 0);
+    memcpy(k2, ks.keys[1].kid, sizeof(k2));
+    ck_assert_str_ne(k1, k2);
+
+    /* The first key retires when the second starts signing, not before. */
+    ck_assert_int_eq(ks.keys[0].retired_at, now + 5);
+    ck_assert_int_eq(ks.keys[1].retired_at, 0);
+    ck_assert_str_eq(auth_keys_signing(&ks, now)->kid, k1);
+    ck_assert_str_eq(auth_keys_signing(&ks, now + 4)->kid, k1);
+    ck_assert_str_eq(auth_keys_signing(&ks, now + 5)->kid, k2);
+    /* Before any key's time (a clock set back): the earliest one. */
+    ck_assert_str_eq(auth_keys_signing(&ks, now - 100)->kid, k1);
+
+    ck_assert_int_eq(auth_keys_save(&ks, dir), 0);
+    ck_assert_int_eq(auth_keys_load(&again, dir), 0);
+    ck_assert_uint_eq(again.n, 2);
+    ck_assert_str_eq(again.keys[0].kid, k1);
+    ck_assert_int_eq(again.keys[0].activate_at, now);
+    ck_assert_int_eq(again.keys[0].retired_at, now + 5);
+    ck_assert_str_eq(again.keys[1].kid, k2);
+    ck_assert_int_eq(again.keys[1].activate_at, now + 5);
+    ck_assert_ptr_nonnull(again.keys[1].pkey);
+
+    /* Retired at now + 5: kept while a token it signed may live, dropped after. */
+    ck_assert_int_eq(auth_keys_prune(&again, dir, now + 5), 0);
+    ck_assert_uint_eq(again.n, 2);
+    ck_assert_int_eq(auth_keys_prune(&again, dir, now + 6), 1);
+    ck_assert_uint_eq(again.n, 1);
+    ck_assert_str_eq(again.keys[0].kid, k2);
+    ck_assert(!file_exists(dir, k1));
+    ck_assert(file_exists(dir, k2));
+
+    auth_keys_free(&ks);
+    auth_keys_free(&again);
+    keys_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+
+/* Guarantees: the JWK set holds every key, public members only (no "d"), kty EC, crv P-256,
+ * alg ES256, x and y of 32 bytes, kid the RFC 7638 thumbprint of the key (the known test key
+ * gives the thumbprint computed independently). */
+START_TEST(jwks_lists_every_public_key)
+{
+    auth_keyset_t   ks;
+    json_object    *doc, *keys, *k, *v;
+    unsigned char   bin[64];
+    char           *dir, *jwks, path[512], line[128];
+    size_t          len, i;
+    FILE           *f;
+
+    dir = keys_tmpdir();
+
+    /* The known key, by hand: its PEM and its state line. */
+    (void) snprintf(path, sizeof(path), "%s/%s.pem", dir, ec_kid);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(ec_pem, f);
+    fclose(f);
+    (void) snprintf(path, sizeof(path), "%s/keys.state", dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    (void) snprintf(line, sizeof(line), "%s 1000 0\n", ec_kid);
+    fputs(line, f);
+    fclose(f);
+
+    ck_assert_int_eq(auth_keys_load(&ks, dir), 0);
+    ck_assert_int_eq(auth_keys_add(&ks, dir, 2000), 0);
+
+    jwks = auth_keys_jwks(&ks, &len);
+    ck_assert_ptr_nonnull(jwks);
+    ck_assert_uint_eq(strlen(jwks), len);
+    ck_assert_ptr_null(strstr(jwks, "\"d\""));
+
+    doc = json_tokener_parse(jwks);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert(json_object_object_get_ex(doc, "keys", &keys));
+    ck_assert_uint_eq(json_object_array_length(keys), 2);
+
+    for (i = 0; i < 2; i++) {
+        k = json_object_array_get_idx(keys, i);
+        ck_assert_str_eq(json_object_get_string(json_object_object_get(k, "kty")), "EC");
+        ck_assert_str_eq(json_object_get_string(json_object_object_get(k, "crv")), "P-256");
+        ck_assert_str_eq(json_object_get_string(json_object_object_get(k, "alg")), "ES256");
+        ck_assert_str_eq(json_object_get_string(json_object_object_get(k, "use")), "sig");
+        ck_assert_str_eq(json_object_get_string(json_object_object_get(k, "kid")),
+                         ks.keys[i].kid);
+        ck_assert(!json_object_object_get_ex(k, "d", &v));
+        ck_assert_uint_eq(b64url_decode(json_object_get_string(
+                              json_object_object_get(k, "x")), bin), 32);
+        ck_assert_uint_eq(b64url_decode(json_object_get_string(
+                              json_object_object_get(k, "y")), bin), 32);
+    }
+
+    ck_assert_str_eq(json_object_get_string(json_object_object_get(
+                         json_object_array_get_idx(keys, 0), "kid")), ec_kid);
+
+    /* The file flores-admin publishes: the same document, mode 0644. */
+    (void) snprintf(path, sizeof(path), "%s/jwks.json", dir);
+    ck_assert_int_eq(auth_keys_write_jwks(&ks, path), 0);
+    {
+        struct stat  st;
+        char         buf[4096];
+        size_t       n;
+
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_int_eq(st.st_mode & 0777, 0644);
+        f = fopen(path, "r");
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        ck_assert_str_eq(buf, jwks);
+    }
+
+    json_object_put(doc);
+    free(jwks);
+    auth_keys_free(&ks);
+    keys_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+
+/* Verifies a JWS ES256 signature as RFC 7518 3.4 defines it: 64 bytes, r || s, each 32
+ * bytes big-endian (not DER), over "header.payload", with the key's public half. */
+static void
+assert_es256_signature(const char *token, EVP_PKEY *pkey)
+{
+    unsigned char   sig[128], *der;
+    const char     *dot2;
+    ECDSA_SIG      *es;
+    EVP_MD_CTX     *md;
+    BIGNUM         *r, *s;
+    size_t          n;
+    int             der_len;
+
+    dot2 = strrchr(token, '.');
+    ck_assert_ptr_nonnull(dot2);
+    n = b64url_decode(dot2 + 1, sig);
+    ck_assert_uint_eq(n, 64);
+
+    r = BN_bin2bn(sig, 32, NULL);
+    s = BN_bin2bn(sig + 32, 32, NULL);
+    es = ECDSA_SIG_new();
+    ck_assert_int_eq(ECDSA_SIG_set0(es, r, s), 1);
+    der = NULL;
+    der_len = i2d_ECDSA_SIG(es, &der);
+    ck_assert_int_gt(der_len, 0);
+
+    md = EVP_MD_CTX_new();
+    ck_assert_int_eq(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pkey), 1);
+    ck_assert_int_eq(EVP_DigestVerify(md, der, (size_t) der_len,
+                                      (const unsigned char *) token,
+                                      (size_t) (dot2 - token)), 1);
+
+    EVP_MD_CTX_free(md);
+    OPENSSL_free(der);
+    ECDSA_SIG_free(es);
+}
+
+
+static char *
+token_kid(const char *token)
+{
+    unsigned char   head[512];
+    json_object    *h;
+    char           *kid, part[512];
+    size_t          n;
+
+    n = strcspn(token, ".");
+    ck_assert_uint_lt(n, sizeof(part));
+    memcpy(part, token, n);
+    part[n] = '\0';
+    n = b64url_decode(part, head);
+    head[n] = '\0';
+    h = json_tokener_parse((char *) head);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_str_eq(json_object_get_string(json_object_object_get(h, "alg")), "ES256");
+    kid = strdup(json_object_get_string(json_object_object_get(h, "kid")));
+    json_object_put(h);
+    return kid;
+}
+
+
+/* Guarantees: ES256 is the default; with FLORES_JWT_KEYS_DIR auth signs with the newest
+ * active key (kid in the header, a raw 64-byte signature that verifies with that key), not
+ * with a rotated-in key before its activation, and notices a rotation without a restart
+ * (within a second); its JWK set lists every key. */
+START_TEST(es256_ring_signs_with_the_active_key_and_follows_rotation)
+{
+    auth_tokens_t    t;
+    auth_keyset_t    ks;
+    fv_conf_t       *conf;
+    char            *dir, *token, *kid, *jwks, k1[AUTH_KEYS_KID_LEN + 1];
+    char             k3[AUTH_KEYS_KID_LEN + 1];
+    size_t           len;
+    int64_t          now;
+
+    dir = keys_tmpdir();
+    now = (int64_t) time(NULL);
+
+    ck_assert_int_eq(auth_keys_load(&ks, dir), 0);
+    ck_assert_int_eq(auth_keys_add(&ks, dir, now - 10), 0);
+    memcpy(k1, ks.keys[0].kid, sizeof(k1));
+    ck_assert_int_eq(auth_keys_add(&ks, dir, now + 3600), 0);    /* not active yet */
+    ck_assert_int_eq(auth_keys_save(&ks, dir), 0);
+
+    conf = conf_with("ES256", NULL, NULL);
+    (void) unsetenv("FLORES_JWT_ALG");                             /* the default */
+    fv_conf_close(conf);
+    (void) setenv("FLORES_JWT_KEYS_DIR", dir, 1);
+    conf = fv_conf_open();
+    ck_assert_int_eq(auth_tokens_init(&t, conf), 0);
+    ck_assert_int_eq(t.alg, JWT_ALG_ES256);
+
+    token = auth_tokens_access(&t, &subject);
+    ck_assert_ptr_nonnull(token);
+    kid = token_kid(token);
+    ck_assert_str_eq(kid, k1);
+    assert_es256_signature(token, ks.keys[0].pkey);
+    free(kid);
+    free(token);
+
+    jwks = auth_tokens_jwks(&t, &len);
+    ck_assert_ptr_nonnull(jwks);
+    ck_assert_ptr_nonnull(strstr(jwks, ks.keys[1].kid));    /* published before it signs */
+    free(jwks);
+
+    /* A rotation by another process: a key active at once. */
+    ck_assert_int_eq(auth_keys_add(&ks, dir, now), 0);
+    memcpy(k3, ks.keys[2].kid, sizeof(k3));
+    ks.keys[1].activate_at = now + 7200;
+    ck_assert_int_eq(auth_keys_save(&ks, dir), 0);
+    sleep(2);
+
+    token = auth_tokens_access(&t, &subject);
+    ck_assert_ptr_nonnull(token);
+    kid = token_kid(token);
+    ck_assert_str_eq(kid, k3);
+    assert_es256_signature(token, ks.keys[2].pkey);
+    free(kid);
+    free(token);
+
+    auth_tokens_free(&t);
+    fv_conf_close(conf);
+    (void) unsetenv("FLORES_JWT_KEYS_DIR");
+    auth_keys_free(&ks);
+    keys_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+
+/* Guarantees: an empty keys directory stops the start (no unsigned or HS fallback). */
+START_TEST(es256_ring_without_keys_is_refused)
+{
+    auth_tokens_t   t;
+    fv_conf_t      *conf;
+    char           *dir;
+
+    dir = keys_tmpdir();
+    conf = conf_with("ES256", NULL, NULL);
+    fv_conf_close(conf);
+    (void) setenv("FLORES_JWT_KEYS_DIR", dir, 1);
+    conf = fv_conf_open();
+    ck_assert_int_eq(auth_tokens_init(&t, conf), -1);
+    fv_conf_close(conf);
+    (void) unsetenv("FLORES_JWT_KEYS_DIR");
+    keys_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+
+/* Guarantees: a token minted after a revocation cutoff that lies ahead of the clock carries
+ * iat = the cutoff (never earlier), and exp counts from it. */
+START_TEST(iat_is_never_before_the_revocation_cutoff)
+{
+    auth_tokens_t    t;
+    auth_subject_t   sub = subject;
+    fv_conf_t       *conf;
+    char            *token;
+    jwt_t           *jwt;
+    long             cutoff;
+
+    conf = conf_with("HS256", HS_SECRET, NULL);
+    ck_assert_int_eq(auth_tokens_init(&t, conf), 0);
+
+    cutoff = (long) time(NULL) + 30;
+    sub.not_before = cutoff;
+    token = auth_tokens_access(&t, &sub);
+    ck_assert_ptr_nonnull(token);
+    ck_assert_int_eq(jwt_decode(&jwt, token, (const unsigned char *) HS_SECRET,
+                                (int) strlen(HS_SECRET)), 0);
+    ck_assert_int_eq(jwt_get_grant_int(jwt, "iat"), cutoff);
+    ck_assert_int_eq(jwt_get_grant_int(jwt, "exp"), cutoff + t.access_ttl);
+
+    jwt_free(jwt);
+    free(token);
+    auth_tokens_free(&t);
+    fv_conf_close(conf);
+}
+END_TEST
+
+
 int
 main(void)
 {
@@ -493,6 +859,15 @@ main(void)
     tcase_add_test(tc, rsa_thumbprint_matches_rfc7638);
     tcase_add_test(tc, refresh_tokens_are_random_and_stored_hashed);
     tcase_add_test(tc, uuids_are_recognised);
+    tcase_add_test(tc, iat_is_never_before_the_revocation_cutoff);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("keys");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, key_state_rotation_and_prune);
+    tcase_add_test(tc, jwks_lists_every_public_key);
+    tcase_add_test(tc, es256_ring_signs_with_the_active_key_and_follows_rotation);
+    tcase_add_test(tc, es256_ring_without_keys_is_refused);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("passwords");
