@@ -68,6 +68,12 @@ typedef struct {
 
 
 typedef struct {
+    /* every zone (ngx_shm_zone_t *), for the gateway's metrics */
+    ngx_array_t                          zones;
+} ngx_http_flores_jwt_revoke_main_conf_t;
+
+
+typedef struct {
     /* "flores_jwt_revocation" */
     ngx_shm_zone_t                      *zone;
     /* "flores_jwt_revocation_api" */
@@ -105,8 +111,12 @@ static ngx_int_t ngx_http_flores_jwt_revoke_fail(ngx_http_request_t *r,
 static void ngx_http_flores_jwt_revoke_error(ngx_http_flores_error_t *err,
     ngx_uint_t status, char *code, char *message);
 
+static ngx_chain_t *ngx_http_flores_jwt_revoke_metrics(ngx_http_request_t *r,
+    void *data);
+
 static ngx_int_t ngx_http_flores_jwt_revoke_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static void *ngx_http_flores_jwt_revoke_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_flores_jwt_revoke_create_conf(ngx_conf_t *cf);
 static char *ngx_http_flores_jwt_revoke_merge_conf(ngx_conf_t *cf,
     void *parent, void *child);
@@ -116,6 +126,7 @@ static char *ngx_http_flores_jwt_revocation(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_flores_jwt_revocation_api(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_flores_jwt_revoke_init(ngx_conf_t *cf);
 
 
 static ngx_command_t  ngx_http_flores_jwt_revoke_commands[] = {
@@ -123,7 +134,7 @@ static ngx_command_t  ngx_http_flores_jwt_revoke_commands[] = {
     { ngx_string("flores_jwt_revocation_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_flores_jwt_revocation_zone,
-      0,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -147,9 +158,10 @@ static ngx_command_t  ngx_http_flores_jwt_revoke_commands[] = {
 
 static ngx_http_module_t  ngx_http_flores_jwt_revoke_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_flores_jwt_revoke_init,       /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_flores_jwt_revoke_create_main_conf,
+                                           /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -718,6 +730,91 @@ ngx_http_flores_jwt_revoke_error(ngx_http_flores_error_t *err,
 }
 
 
+#define ngx_http_flores_jwt_revoke_series(name, help, type)                   \
+    "# HELP " name " " help "\n# TYPE " name " " type "\n"
+
+/* read without the lock: each value is one word, the set may be torn */
+
+static ngx_chain_t *
+ngx_http_flores_jwt_revoke_metrics(ngx_http_request_t *r, void *data)
+{
+    ngx_http_flores_jwt_revoke_main_conf_t  *rmcf = data;
+
+    u_char                             *p;
+    size_t                              len;
+    ngx_buf_t                          *b;
+    ngx_uint_t                          i;
+    ngx_chain_t                        *cl;
+    ngx_shm_zone_t                    **zone;
+    ngx_http_flores_jwt_revoke_ctx_t   *ctx;
+
+    static u_char  entries[] = ngx_http_flores_jwt_revoke_series(
+        "flores_gateway_jwt_revocations",
+        "Subjects whose older tokens the gateway refuses.", "gauge");
+    static u_char  floor[] = ngx_http_flores_jwt_revoke_series(
+        "flores_gateway_jwt_revocation_floor_seconds",
+        "Tokens issued before this time are refused: the zone was full "
+        "(0: none).", "gauge");
+    static u_char  evicted[] = ngx_http_flores_jwt_revoke_series(
+        "flores_gateway_jwt_revocations_evicted_total",
+        "Entries evicted from a full zone, each raising its floor.",
+        "counter");
+
+    zone = rmcf->zones.elts;
+
+    len = sizeof(entries) + sizeof(floor) + sizeof(evicted);
+
+    for (i = 0; i < rmcf->zones.nelts; i++) {
+        len += 3 * (sizeof("flores_gateway_jwt_revocations_evicted_total"
+                           "{zone=\"\"} \n")
+                    + zone[i]->shm.name.len + NGX_ATOMIC_T_LEN);
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_CHAIN_ERROR;
+    }
+
+    p = ngx_cpymem(b->last, entries, sizeof(entries) - 1);
+
+    for (i = 0; i < rmcf->zones.nelts; i++) {
+        ctx = zone[i]->data;
+        p = ngx_sprintf(p, "flores_gateway_jwt_revocations{zone=\"%V\"} %uA\n",
+                        &zone[i]->shm.name, ctx->sh->entries);
+    }
+
+    p = ngx_cpymem(p, floor, sizeof(floor) - 1);
+
+    for (i = 0; i < rmcf->zones.nelts; i++) {
+        ctx = zone[i]->data;
+        p = ngx_sprintf(p, "flores_gateway_jwt_revocation_floor_seconds"
+                           "{zone=\"%V\"} %uA\n",
+                        &zone[i]->shm.name, ctx->sh->floor);
+    }
+
+    p = ngx_cpymem(p, evicted, sizeof(evicted) - 1);
+
+    for (i = 0; i < rmcf->zones.nelts; i++) {
+        ctx = zone[i]->data;
+        p = ngx_sprintf(p, "flores_gateway_jwt_revocations_evicted_total"
+                           "{zone=\"%V\"} %uA\n",
+                        &zone[i]->shm.name, ctx->sh->evicted);
+    }
+
+    b->last = p;
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_CHAIN_ERROR;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    return cl;
+}
+
+
 /* a zone kept across a reload keeps its entries and its floor */
 
 static ngx_int_t
@@ -775,6 +872,27 @@ ngx_http_flores_jwt_revoke_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 
 static void *
+ngx_http_flores_jwt_revoke_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_flores_jwt_revoke_main_conf_t  *rmcf;
+
+    rmcf = ngx_pcalloc(cf->pool,
+                       sizeof(ngx_http_flores_jwt_revoke_main_conf_t));
+    if (rmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&rmcf->zones, cf->pool, 1, sizeof(ngx_shm_zone_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return rmcf;
+}
+
+
+static void *
 ngx_http_flores_jwt_revoke_create_conf(ngx_conf_t *cf)
 {
     ngx_http_flores_jwt_revoke_conf_t  *conf;
@@ -816,12 +934,14 @@ static char *
 ngx_http_flores_jwt_revocation_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
+    ngx_http_flores_jwt_revoke_main_conf_t *rmcf = conf;
+
     u_char                            *p;
     time_t                             ttl;
     ssize_t                            size;
     ngx_str_t                         *value, name, s;
     ngx_uint_t                         i;
-    ngx_shm_zone_t                    *shm_zone;
+    ngx_shm_zone_t                    *shm_zone, **z;
     ngx_http_flores_jwt_revoke_ctx_t  *ctx;
 
     value = cf->args->elts;
@@ -919,6 +1039,13 @@ ngx_http_flores_jwt_revocation_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     shm_zone->init = ngx_http_flores_jwt_revoke_init_zone;
     shm_zone->data = ctx;
 
+    z = ngx_array_push(&rmcf->zones);
+    if (z == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *z = shm_zone;
+
     return NGX_CONF_OK;
 }
 
@@ -980,4 +1107,21 @@ ngx_http_flores_jwt_revocation_api(ngx_conf_t *cf, ngx_command_t *cmd,
     clcf->handler = ngx_http_flores_jwt_revoke_api_handler;
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_flores_jwt_revoke_init(ngx_conf_t *cf)
+{
+    ngx_http_flores_jwt_revoke_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf,
+                                          ngx_http_flores_jwt_revoke_module);
+
+    if (rmcf->zones.nelts == 0) {
+        return NGX_OK;
+    }
+
+    return ngx_http_flores_metrics_add(cf, ngx_http_flores_jwt_revoke_metrics,
+                                       rmcf);
 }

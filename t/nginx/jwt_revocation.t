@@ -353,3 +353,25 @@ GET /api
 --- error_code: 401
 --- response_headers
 X-Jwt-Error: revoked
+
+
+
+=== TEST 16: the gateway's metrics show each zone's entries, floor and evictions
+--- http_config
+    flores_metrics_zone zone=metrics:1m;
+    flores_jwt_revocation_zone zone=revoked:1m ttl=20m;
+    flores_jwt_revocation_zone zone=tiny:32k;
+--- config
+    location = /revocations {
+        flores_jwt_revocation_api revoked;
+    }
+
+    location = /metrics {
+        flores_metrics;
+    }
+--- request eval
+["POST /revocations\n1 " . ($::Now - 50) . "\n2 " . ($::Now - 50) . "\n", "GET /metrics"]
+--- error_code eval
+[204, 200]
+--- response_body_like eval
+['^$', qr/^# TYPE flores_gateway_jwt_revocations gauge\nflores_gateway_jwt_revocations\{zone="revoked"\} 2\nflores_gateway_jwt_revocations\{zone="tiny"\} 0\n.*flores_gateway_jwt_revocation_floor_seconds\{zone="revoked"\} 0\n.*flores_gateway_jwt_revocations_evicted_total\{zone="tiny"\} 0\n/ms]
