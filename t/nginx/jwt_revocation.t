@@ -356,12 +356,24 @@ X-Jwt-Error: revoked
 
 
 
-=== TEST 16: the gateway's metrics show each zone's entries, floor and evictions
+=== TEST 16: the gateway's metrics show each zone's entries, floor and evictions, and count the refusals as "revoked"
 --- http_config
     flores_metrics_zone zone=metrics:1m;
     flores_jwt_revocation_zone zone=revoked:1m ttl=20m;
     flores_jwt_revocation_zone zone=tiny:32k;
 --- config
+    flores_jwt_key_file $TEST_NGINX_KEYS/hs.key;
+
+    location /api {
+        flores_jwt on;
+        flores_jwt_revocation revoked;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }
+
+    location = /backend {
+        return 200 "ok\n";
+    }
+
     location = /revocations {
         flores_jwt_revocation_api revoked;
     }
@@ -370,8 +382,41 @@ X-Jwt-Error: revoked
         flores_metrics;
     }
 --- request eval
-["POST /revocations\n1 " . ($::Now - 50) . "\n2 " . ($::Now - 50) . "\n", "GET /metrics"]
+["POST /revocations\n1 " . ($::Now - 50) . "\n2 " . ($::Now - 50) . "\n", "GET /api", "GET /metrics"]
+--- more_headers eval
+["", "Authorization: Bearer $::T{old1}", ""]
 --- error_code eval
-[204, 200]
+[204, 401, 200]
 --- response_body_like eval
-['^$', qr/^# TYPE flores_gateway_jwt_revocations gauge\nflores_gateway_jwt_revocations\{zone="revoked"\} 2\nflores_gateway_jwt_revocations\{zone="tiny"\} 0\n.*flores_gateway_jwt_revocation_floor_seconds\{zone="revoked"\} 0\n.*flores_gateway_jwt_revocations_evicted_total\{zone="tiny"\} 0\n/ms]
+['^$', 'UNAUTHORIZED', qr/flores_gateway_jwt_rejections_total\{reason="revoked"\} 1\n.*^# TYPE flores_gateway_jwt_revocations gauge\nflores_gateway_jwt_revocations\{zone="revoked"\} 2\nflores_gateway_jwt_revocations\{zone="tiny"\} 0\n.*flores_gateway_jwt_revocation_floor_seconds\{zone="revoked"\} 0\n.*flores_gateway_jwt_revocations_evicted_total\{zone="tiny"\} 0\n/ms]
+
+
+
+=== TEST 17: flores_jwt_revocation off lifts an inherited zone
+--- config
+    flores_jwt_key_file $TEST_NGINX_KEYS/hs.key;
+    flores_jwt_revocation revoked;
+
+    location /api {
+        flores_jwt on;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+
+        location /api/off {
+            flores_jwt_revocation off;
+            proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        }
+    }
+
+    location = /revocations {
+        flores_jwt_revocation_api revoked;
+    }
+
+    location = /backend {
+        return 200 "ok\n";
+    }
+--- request eval
+["POST /revocations\n3 " . ($::Now - 50) . "\n", "GET /api", "GET /api/off"]
+--- more_headers eval
+["", "Authorization: Bearer $::T{old3}", "Authorization: Bearer $::T{old3}"]
+--- error_code eval
+[204, 401, 200]
