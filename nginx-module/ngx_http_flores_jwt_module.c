@@ -6,11 +6,17 @@
  * $flores_jwt_claim_<name>, $flores_jwt_error, $flores_jwt_cache).
  *
  * A token is checked with OpenSSL against a key read and checked when the
- * configuration is loaded, made ready once per worker; its header and
- * claims are read with json-c. Each worker keeps the tokens whose signature
- * it has verified ("flores_jwt_cache"), with their claims: a token sent
- * again skips the signature check and the parsing, never the checks of
- * time, issuer, audience and role, which every use repeats against the
+ * configuration is loaded, made ready once per worker: the key of a key
+ * file, or the one of a JWKS (ngx_http_flores_jwks.c) that the token's
+ * "kid" names; a token whose "iss" names an issuer of "flores_jwt_trust" is
+ * checked with that issuer's set instead. Its header and claims are read
+ * with json-c; a token of the primary issuer is then looked up in the
+ * revocation zone, if any (ngx_http_flores_jwt_revoke_module.c).
+ *
+ * Each worker keeps the tokens whose signature it has verified
+ * ("flores_jwt_cache"), with their claims: a token sent again skips the
+ * signature check and the parsing, never the checks of time, issuer,
+ * audience, role and revocation, which every use repeats against the
  * location's configuration.
  */
 
@@ -854,9 +860,9 @@ ngx_http_flores_jwt_shape(ngx_str_t *token)
  * The token's signature and claims: from the worker's cache when this very
  * token verified before with the keys and the algorithm that the location
  * would choose for it (its own, or a trusted issuer's when the token's
- * "iss" names one), otherwise checked in full and then cached. The request keeps its own copy of the
- * claims, in its pool: a cached entry may be evicted while the request is
- * still using them (in the access log, say).
+ * "iss" names one), otherwise checked in full and then cached. The request
+ * keeps its own copy of the claims, in its pool: a cached entry may be
+ * evicted while the request is still using them (in the access log, say).
  */
 
 static ngx_int_t
@@ -2418,7 +2424,8 @@ ngx_http_flores_jwt_merge_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->keys == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "no \"flores_jwt_key_file\" is defined for "
-                      "\"flores_jwt\" in %s:%ui (nor \"flores_jwt_jwks_file\")",
+                      "\"flores_jwt\" in %s:%ui "
+                      "(nor \"flores_jwt_jwks_file\")",
                       conf->conf_file, conf->line);
         return NGX_CONF_ERROR;
     }
@@ -2492,9 +2499,9 @@ ngx_http_flores_jwt_check_key(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key,
     {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"flores_jwt_jwks_file\" \"%V\" in %s:%ui has key "
-                      "\"%V\" for \"alg\" \"%V\", but \"flores_jwt_algorithm\" "
-                      "is %V", &key->file, key->conf_file, key->line,
-                      &key->kid, &key->alg, name);
+                      "\"%V\" for \"alg\" \"%V\", but "
+                      "\"flores_jwt_algorithm\" is %V", &key->file,
+                      key->conf_file, key->line, &key->kid, &key->alg, name);
         return NGX_CONF_ERROR;
     }
 

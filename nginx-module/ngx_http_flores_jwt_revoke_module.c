@@ -853,7 +853,8 @@ ngx_http_flores_jwt_revoke_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_rbtree_init(&ctx->sh->expire, &ctx->sh->expire_sentinel,
                     ngx_rbtree_insert_timer_value);
 
-    len = sizeof(" in flores_jwt_revocation_zone \"\"") + shm_zone->shm.name.len;
+    len = sizeof(" in flores_jwt_revocation_zone \"\"")
+          + shm_zone->shm.name.len;
 
     ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
     if (ctx->shpool->log_ctx == NULL) {
