@@ -172,8 +172,10 @@ ngx_http_flores_jwks_parse(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *text,
 
         for (j = 0; j < i; j++) {
             if (k[j].kid.len == key->kid.len
-                && ngx_memcmp(k[j].kid.data, key->kid.data, key->kid.len)
-                   == 0)
+                && (key->kid.len == 0
+                    || ngx_memcmp(k[j].kid.data, key->kid.data,
+                                  key->kid.len)
+                       == 0))
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "JWKS file \"%V\": keys %uz and %uz have "

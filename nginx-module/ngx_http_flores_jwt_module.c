@@ -1234,7 +1234,9 @@ ngx_http_flores_jwt_pick(ngx_http_flores_jwt_keys_t *keys,
     for (i = 0; i < keys->nkeys; i++) {
         key = keys->keys[i];
 
-        if (key->kid.len == len
+        /* a key without "kid" is never named, not even by "" */
+
+        if (key->kid.len == len && len
             && ngx_memcmp(key->kid.data, kid, len) == 0)
         {
             *keyp = key;
