@@ -2455,6 +2455,20 @@ ngx_http_flores_jwt_merge_conf(ngx_conf_t *cf, void *parent, void *child)
         if (rv != NGX_CONF_OK) {
             return rv;
         }
+
+        /* the primary issuer's tokens would escape its keys and revocation */
+
+        if (t[i].issuer.len == conf->issuer.len
+            && ngx_strncmp(t[i].issuer.data, conf->issuer.data,
+                           conf->issuer.len) == 0)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"flores_jwt_trust\" issuer \"%V\" is the "
+                          "location's own \"flores_jwt_issuer\" "
+                          "(\"flores_jwt\" in %s:%ui)", &t[i].issuer,
+                          conf->conf_file, conf->line);
+            return NGX_CONF_ERROR;
+        }
     }
 
     return NGX_CONF_OK;

@@ -311,7 +311,17 @@ qr{JWKS file "\Q$::Dir\E/private\.json": key 1 has the private member "d"}
 
 
 
-=== TEST 29: a revocation zone without zone=
+=== TEST 29: the primary issuer cannot be trusted as a second one (its tokens would escape revocation)
+--- config eval
+"location /t { flores_jwt on; flores_jwt_key_file $::Dir/hs.key; flores_jwt_issuer flores-victoria;
+               flores_jwt_trust issuer=flores-victoria jwks=$::Dir/good.json algorithm=ES256; }"
+--- must_die
+--- error_log
+"flores_jwt_trust" issuer "flores-victoria" is the location's own "flores_jwt_issuer"
+
+
+
+=== TEST 30: a revocation zone without zone=
 --- http_config
 flores_jwt_revocation_zone ttl=10m;
 --- config
@@ -322,7 +332,7 @@ location /t { return 204; }
 
 
 
-=== TEST 30: a revocation zone too small, a bad ttl, an unknown parameter
+=== TEST 31: a revocation zone too small, a bad ttl, an unknown parameter
 --- http_config
 flores_jwt_revocation_zone zone=r:4k;
 --- config
@@ -333,7 +343,7 @@ zone "zone=r:4k" is too small
 
 
 
-=== TEST 31: a bad ttl
+=== TEST 32: a bad ttl
 --- http_config
 flores_jwt_revocation_zone zone=r:1m ttl=soon;
 --- config
@@ -344,7 +354,7 @@ invalid ttl "ttl=soon"
 
 
 
-=== TEST 32: an unknown parameter
+=== TEST 33: an unknown parameter
 --- http_config
 flores_jwt_revocation_zone zone=r:1m size=3;
 --- config
@@ -355,7 +365,7 @@ invalid parameter "size=3"
 
 
 
-=== TEST 33: the same zone twice
+=== TEST 34: the same zone twice
 --- http_config
 flores_jwt_revocation_zone zone=r:1m;
 flores_jwt_revocation_zone zone=r:1m;
@@ -367,7 +377,7 @@ flores_jwt_revocation_zone "r" is already defined
 
 
 
-=== TEST 34: a zone is declared at http level only
+=== TEST 35: a zone is declared at http level only
 --- config
 flores_jwt_revocation_zone zone=r:1m;
 location /t { return 204; }
@@ -377,7 +387,7 @@ location /t { return 204; }
 
 
 
-=== TEST 35: flores_jwt_revocation naming no zone
+=== TEST 36: flores_jwt_revocation naming no zone
 --- config eval
 "location /t { flores_jwt on; flores_jwt_key_file $::Dir/hs.key; flores_jwt_revocation nowhere; }"
 --- must_die
@@ -386,7 +396,7 @@ zero size shared memory zone "nowhere"
 
 
 
-=== TEST 36: flores_jwt_revocation_api naming no zone
+=== TEST 37: flores_jwt_revocation_api naming no zone
 --- config
 location /t { flores_jwt_revocation_api nowhere; }
 --- must_die
@@ -395,7 +405,7 @@ zero size shared memory zone "nowhere"
 
 
 
-=== TEST 37: flores_jwt_revocation twice
+=== TEST 38: flores_jwt_revocation twice
 --- http_config
 flores_jwt_revocation_zone zone=r:1m;
 --- config eval
