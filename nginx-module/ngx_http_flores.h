@@ -88,8 +88,35 @@ ngx_uint_t ngx_http_flores_breaker_state(ngx_http_request_t *r,
     ngx_str_t *service);
 
 
+/*
+ * A public key of a JWKS file (ngx_http_flores_jwks.c), read at
+ * configuration time: its "kid" and "alg" (empty when absent) and the key as
+ * PEM text ("BEGIN PUBLIC KEY", NUL-terminated), in cf->pool.
+ */
+typedef struct {
+    ngx_str_t                    kid;
+    ngx_str_t                    alg;
+    ngx_str_t                    pem;
+} ngx_http_flores_jwk_t;
+
+/* the keys (ngx_http_flores_jwk_t) of the set in text, read from file */
+char *ngx_http_flores_jwks_parse(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_str_t *text, ngx_array_t **keys);
+
+/*
+ * Whether the location's "flores_jwt_revocation" zone refuses a verified
+ * token of the primary issuer, by its "sub" (NULL when it has none) and its
+ * "iat" (0 when it has none): NGX_OK when it is not revoked (or no zone
+ * applies), NGX_DECLINED when it is. Defined by the revocation module
+ * (ngx_http_flores_jwt_revoke_module.c); no system call, no allocation.
+ */
+ngx_int_t ngx_http_flores_jwt_revoked(ngx_http_request_t *r, ngx_str_t *sub,
+    time_t iat);
+
+
 extern ngx_module_t  ngx_http_flores_module;
 extern ngx_module_t  ngx_http_flores_jwt_module;
+extern ngx_module_t  ngx_http_flores_jwt_revoke_module;
 extern ngx_module_t  ngx_http_flores_breaker_module;
 extern ngx_module_t  ngx_http_flores_limit_module;
 extern ngx_module_t  ngx_http_flores_metrics_module;

@@ -6,11 +6,17 @@
  * $flores_jwt_claim_<name>, $flores_jwt_error, $flores_jwt_cache).
  *
  * A token is checked with OpenSSL against a key read and checked when the
- * configuration is loaded, made ready once per worker; its header and
- * claims are read with json-c. Each worker keeps the tokens whose signature
- * it has verified ("flores_jwt_cache"), with their claims: a token sent
- * again skips the signature check and the parsing, never the checks of
- * time, issuer, audience and role, which every use repeats against the
+ * configuration is loaded, made ready once per worker: the key of a key
+ * file, or the one of a JWKS (ngx_http_flores_jwks.c) that the token's
+ * "kid" names; a token whose "iss" names an issuer of "flores_jwt_trust" is
+ * checked with that issuer's set instead. Its header and claims are read
+ * with json-c; a token of the primary issuer is then looked up in the
+ * revocation zone, if any (ngx_http_flores_jwt_revoke_module.c).
+ *
+ * Each worker keeps the tokens whose signature it has verified
+ * ("flores_jwt_cache"), with their claims: a token sent again skips the
+ * signature check and the parsing, never the checks of time, issuer,
+ * audience, role and revocation, which every use repeats against the
  * location's configuration.
  */
 
@@ -62,6 +68,8 @@
 #define NGX_HTTP_FLORES_JWT_ISSUER          7
 #define NGX_HTTP_FLORES_JWT_AUDIENCE        8
 #define NGX_HTTP_FLORES_JWT_ROLE            9
+#define NGX_HTTP_FLORES_JWT_KEY             10
+#define NGX_HTTP_FLORES_JWT_REVOKED         11
 
 /* $flores_jwt_cache */
 #define NGX_HTTP_FLORES_JWT_CACHE_NONE      0
@@ -119,6 +127,11 @@ typedef struct {
 
 typedef struct {
     ngx_str_t                    file;
+    /* "flores_jwt_key_file" or "flores_jwt_jwks_file", for errors */
+    const char                  *directive;
+    /* a key of a JWKS: its "kid" and "alg", empty when it has none */
+    ngx_str_t                    kid;
+    ngx_str_t                    alg;
     /* the secret for HMAC, the PEM text for RSA and EC */
     ngx_str_t                    data;
     ngx_uint_t                   type;
@@ -133,10 +146,41 @@ typedef struct {
 } ngx_http_flores_jwt_key_t;
 
 
+/*
+ * The keys a token may be signed with: the one of "flores_jwt_key_file"
+ * (whatever "kid" a token names), or those of "flores_jwt_jwks_file", of
+ * which a token's "kid" picks one (a token without one is accepted only
+ * when the set has a single key).
+ */
+
+typedef struct {
+    ngx_str_t                    file;
+    ngx_http_flores_jwt_key_t  **keys;
+    ngx_uint_t                   nkeys;
+    unsigned                     jwks:1;
+    u_char                      *conf_file;
+    ngx_uint_t                   line;
+} ngx_http_flores_jwt_keys_t;
+
+
+/* "flores_jwt_trust": another issuer, with its own keys */
+
+typedef struct {
+    ngx_str_t                    issuer;
+    /* empty: the location's "flores_jwt_audience" */
+    ngx_str_t                    audience;
+    /* NGX_CONF_UNSET_UINT: the location's "flores_jwt_algorithm" */
+    ngx_uint_t                   algorithm;
+    ngx_http_flores_jwt_keys_t  *keys;
+} ngx_http_flores_jwt_trust_t;
+
+
 typedef struct {
     ngx_uint_t                   mode;
-    ngx_http_flores_jwt_key_t   *key;
+    ngx_http_flores_jwt_keys_t  *keys;
     ngx_uint_t                   algorithm;
+    /* ngx_http_flores_jwt_trust_t, NULL when none */
+    ngx_array_t                 *trusts;
     ngx_str_t                    issuer;
     ngx_str_t                    audience;
     time_t                       leeway;
@@ -171,6 +215,8 @@ typedef struct {
     time_t                       exp;
     /* 0 when the token has no "nbf" */
     time_t                       nbf;
+    /* 0 when the token has no integer "iat" */
+    time_t                       iat;
     ngx_uint_t                   nclaims;
     ngx_uint_t                   naud;
 } ngx_http_flores_jwt_claims_t;
@@ -188,8 +234,9 @@ typedef struct {
 
 
 /*
- * A token whose signature verified with a key under an algorithm, in one
- * allocation: the node, its claims, the token's bytes.
+ * A token whose signature verified with a set of keys under an algorithm,
+ * in one allocation: the node, its claims, the token's bytes. Within a set,
+ * the token's own "kid" picked the key: the same bytes pick the same one.
  */
 
 typedef struct ngx_http_flores_jwt_node_s  ngx_http_flores_jwt_node_t;
@@ -198,7 +245,7 @@ struct ngx_http_flores_jwt_node_s {
     ngx_http_flores_jwt_node_t      *next;
     ngx_queue_t                      queue;
     uint32_t                         hash;
-    ngx_http_flores_jwt_key_t       *key;
+    ngx_http_flores_jwt_keys_t      *keys;
     ngx_uint_t                       algorithm;
     ngx_http_flores_jwt_claims_t    *claims;
     u_char                          *token;
@@ -232,6 +279,8 @@ typedef struct {
 typedef struct {
     /* the verified claims (in the request's pool), NULL unless accepted */
     ngx_http_flores_jwt_claims_t    *claims;
+    /* the issuer trusted by "flores_jwt_trust", NULL for the primary one */
+    ngx_http_flores_jwt_trust_t     *trust;
     ngx_uint_t                       reason;
     ngx_uint_t                       cache;
 } ngx_http_flores_jwt_ctx_t;
@@ -251,10 +300,16 @@ static ngx_int_t ngx_http_flores_jwt_verify(ngx_http_request_t *r,
     ngx_http_flores_jwt_ctx_t *ctx);
 static ngx_int_t ngx_http_flores_jwt_decode(ngx_http_request_t *r,
     ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token,
-    ngx_http_flores_jwt_claims_t **claimsp);
+    ngx_http_flores_jwt_ctx_t *ctx, ngx_http_flores_jwt_claims_t **claimsp);
+static ngx_http_flores_jwt_trust_t *ngx_http_flores_jwt_trusted(
+    ngx_http_flores_jwt_conf_t *jcf, u_char *iss, size_t len);
+static ngx_uint_t ngx_http_flores_jwt_trust_algorithm(
+    ngx_http_flores_jwt_conf_t *jcf, ngx_http_flores_jwt_trust_t *trust);
+static ngx_int_t ngx_http_flores_jwt_pick(ngx_http_flores_jwt_keys_t *keys,
+    json_object *header, ngx_http_flores_jwt_key_t **keyp);
 static ngx_int_t ngx_http_flores_jwt_signature(ngx_http_request_t *r,
-    ngx_http_flores_jwt_conf_t *jcf, u_char *input, size_t len,
-    ngx_str_t *sig);
+    ngx_http_flores_jwt_key_t *key, ngx_uint_t algorithm, u_char *input,
+    size_t len, ngx_str_t *sig);
 static ngx_int_t ngx_http_flores_jwt_prepare(ngx_log_t *log,
     ngx_http_flores_jwt_key_t *key, ngx_uint_t algorithm);
 static EVP_PKEY *ngx_http_flores_jwt_read_pkey(ngx_http_flores_jwt_key_t *key);
@@ -262,7 +317,10 @@ static ngx_int_t ngx_http_flores_jwt_read_claims(ngx_http_request_t *r,
     json_object *payload, ngx_http_flores_jwt_claims_t **claimsp);
 static ngx_int_t ngx_http_flores_jwt_date(json_object *v, time_t *date);
 static ngx_int_t ngx_http_flores_jwt_check(ngx_http_request_t *r,
-    ngx_http_flores_jwt_conf_t *jcf, ngx_http_flores_jwt_claims_t *claims);
+    ngx_http_flores_jwt_conf_t *jcf, ngx_http_flores_jwt_trust_t *trust,
+    ngx_http_flores_jwt_claims_t *claims);
+static ngx_int_t ngx_http_flores_jwt_revocation(ngx_http_request_t *r,
+    ngx_http_flores_jwt_claims_t *claims);
 static ngx_http_flores_jwt_claim_t *ngx_http_flores_jwt_find(
     ngx_http_flores_jwt_claims_t *claims, u_char *name, size_t len);
 static ngx_int_t ngx_http_flores_jwt_decode_part(ngx_http_request_t *r,
@@ -271,12 +329,12 @@ static ngx_int_t ngx_http_flores_jwt_canonical(u_char *start, u_char *end);
 
 static ngx_http_flores_jwt_node_t *ngx_http_flores_jwt_cache_lookup(
     ngx_http_flores_jwt_cache_t *cache, uint32_t hash,
-    ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token);
+    ngx_http_flores_jwt_keys_t *keys, ngx_uint_t algorithm, ngx_str_t *token);
 static ngx_uint_t ngx_http_flores_jwt_equal(u_char *a, u_char *b,
     size_t len);
 static void ngx_http_flores_jwt_cache_insert(ngx_http_request_t *r,
     ngx_http_flores_jwt_cache_t *cache, uint32_t hash,
-    ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token,
+    ngx_http_flores_jwt_keys_t *keys, ngx_uint_t algorithm, ngx_str_t *token,
     ngx_http_flores_jwt_claims_t *claims);
 static void ngx_http_flores_jwt_cache_delete(
     ngx_http_flores_jwt_cache_t *cache, ngx_http_flores_jwt_node_t *node);
@@ -303,11 +361,21 @@ static char *ngx_http_flores_jwt_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_flores_jwt_create_conf(ngx_conf_t *cf);
 static char *ngx_http_flores_jwt_merge_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static char *ngx_http_flores_jwt_check_keys(ngx_conf_t *cf,
+    ngx_http_flores_jwt_keys_t *keys, ngx_uint_t algorithm);
 static char *ngx_http_flores_jwt_check_key(ngx_conf_t *cf,
-    ngx_http_flores_jwt_conf_t *jcf);
+    ngx_http_flores_jwt_key_t *key, ngx_uint_t algorithm);
 static char *ngx_http_flores_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_flores_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_http_flores_jwt_keys_t *ngx_http_flores_jwt_keys(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_uint_t n);
+static char *ngx_http_flores_jwt_jwks_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_http_flores_jwt_keys_t *ngx_http_flores_jwt_read_jwks(
+    ngx_conf_t *cf, ngx_str_t *name);
+static char *ngx_http_flores_jwt_trust(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_flores_jwt_read_key(ngx_conf_t *cf,
     ngx_http_flores_jwt_key_t *key);
@@ -382,6 +450,20 @@ static ngx_command_t  ngx_http_flores_jwt_commands[] = {
     { ngx_string("flores_jwt_key_file"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_flores_jwt_key_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("flores_jwt_jwks_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_flores_jwt_jwks_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("flores_jwt_trust"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_flores_jwt_trust,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -528,7 +610,15 @@ static ngx_http_flores_jwt_reason_t  ngx_http_flores_jwt_reasons[] = {
 
     { ngx_string("role"),
       { NGX_HTTP_FORBIDDEN, ngx_string("FORBIDDEN"),
-        ngx_string("No tienes permiso para realizar esta acción") } }
+        ngx_string("No tienes permiso para realizar esta acción") } },
+
+    /* a "kid" that names no key of the set, or none where one is needed */
+    { ngx_string("key"),
+      ngx_http_flores_jwt_401("El token de acceso no es válido") },
+
+    { ngx_string("revoked"),
+      ngx_http_flores_jwt_401("La sesión fue cerrada, inicia sesión de "
+                              "nuevo") }
 };
 
 
@@ -562,6 +652,10 @@ static ngx_str_t  ngx_http_flores_jwt_cache_status[] = {
 
 static ngx_str_t  ngx_http_flores_jwt_challenge =
     ngx_string("Bearer realm=\"flores-victoria\", error=\"invalid_token\"");
+
+static ngx_str_t  ngx_http_flores_jwt_revoked_challenge =
+    ngx_string("Bearer realm=\"flores-victoria\", error=\"invalid_token\", "
+               "error_description=\"token revoked\"");
 
 
 static ngx_int_t
@@ -602,6 +696,7 @@ ngx_http_flores_jwt_handler(ngx_http_request_t *r)
     }
 
     ctx->claims = NULL;
+    ctx->trust = NULL;
     ctx->reason = NGX_HTTP_FLORES_JWT_ACCEPTED;
     ctx->cache = NGX_HTTP_FLORES_JWT_CACHE_NONE;
 
@@ -622,7 +717,14 @@ ngx_http_flores_jwt_handler(ngx_http_request_t *r)
         reason = ngx_http_flores_jwt_verify(r, jcf, &token, ctx);
 
         if (reason == NGX_HTTP_FLORES_JWT_ACCEPTED) {
-            reason = ngx_http_flores_jwt_check(r, jcf, ctx->claims);
+            reason = ngx_http_flores_jwt_check(r, jcf, ctx->trust,
+                                               ctx->claims);
+        }
+
+        /* revocation is the primary issuer's: it alone tells the gateway */
+
+        if (reason == NGX_HTTP_FLORES_JWT_ACCEPTED && ctx->trust == NULL) {
+            reason = ngx_http_flores_jwt_revocation(r, ctx->claims);
         }
 
         if (reason == NGX_ERROR) {
@@ -654,7 +756,9 @@ ngx_http_flores_jwt_handler(ngx_http_request_t *r)
 
         h->hash = 1;
         ngx_str_set(&h->key, "WWW-Authenticate");
-        h->value = ngx_http_flores_jwt_challenge;
+        h->value = (reason == NGX_HTTP_FLORES_JWT_REVOKED)
+                   ? ngx_http_flores_jwt_revoked_challenge
+                   : ngx_http_flores_jwt_challenge;
 
         r->headers_out.www_authenticate = h;
     }
@@ -754,10 +858,11 @@ ngx_http_flores_jwt_shape(ngx_str_t *token)
 
 /*
  * The token's signature and claims: from the worker's cache when this very
- * token verified with this key under this algorithm before, otherwise
- * checked in full and then cached. The request keeps its own copy of the
- * claims, in its pool: a cached entry may be evicted while the request is
- * still using them (in the access log, say).
+ * token verified before with the keys and the algorithm that the location
+ * would choose for it (its own, or a trusted issuer's when the token's
+ * "iss" names one), otherwise checked in full and then cached. The request
+ * keeps its own copy of the claims, in its pool: a cached entry may be
+ * evicted while the request is still using them (in the access log, say).
  */
 
 static ngx_int_t
@@ -768,7 +873,11 @@ ngx_http_flores_jwt_verify(ngx_http_request_t *r,
     size_t                            len;
     uint32_t                          hash;
     ngx_int_t                         rc;
+    ngx_uint_t                        i, n, algorithm;
+    ngx_http_flores_jwt_keys_t       *keys;
     ngx_http_flores_jwt_node_t       *node;
+    ngx_http_flores_jwt_claim_t      *iss;
+    ngx_http_flores_jwt_trust_t      *trust, *t;
     ngx_http_flores_jwt_cache_t      *cache;
     ngx_http_flores_jwt_claims_t     *claims;
     ngx_http_flores_jwt_main_conf_t  *jmcf;
@@ -786,9 +895,46 @@ ngx_http_flores_jwt_verify(ngx_http_request_t *r,
         len = ngx_min(token->len, NGX_HTTP_FLORES_JWT_HASH_TAIL);
         hash = ngx_murmur_hash2(token->data + token->len - len, len);
 
-        node = ngx_http_flores_jwt_cache_lookup(cache, hash, jcf, token);
+        /* the location's own keys first, then each trusted issuer's */
+
+        n = jcf->trusts ? jcf->trusts->nelts : 0;
+        t = jcf->trusts ? jcf->trusts->elts : NULL;
+        node = NULL;
+        trust = NULL;
+
+        for (i = 0; i <= n; i++) {
+            trust = i ? &t[i - 1] : NULL;
+            keys = trust ? trust->keys : jcf->keys;
+            algorithm = ngx_http_flores_jwt_trust_algorithm(jcf, trust);
+
+            node = ngx_http_flores_jwt_cache_lookup(cache, hash, keys,
+                                                    algorithm, token);
+            if (node == NULL) {
+                continue;
+            }
+
+            /* the issuer the token names must lead to the same keys here */
+
+            if (n) {
+                iss = ngx_http_flores_jwt_find(node->claims,
+                                               (u_char *) "iss", 3);
+
+                if (ngx_http_flores_jwt_trusted(jcf,
+                        iss && (iss->flags & NGX_HTTP_FLORES_JWT_STRING)
+                        ? (u_char *) node->claims + iss->value : NULL,
+                        iss ? iss->value_len : 0)
+                    != trust)
+                {
+                    node = NULL;
+                    continue;
+                }
+            }
+
+            break;
+        }
 
         if (node) {
+            ctx->trust = trust;
             ctx->cache = NGX_HTTP_FLORES_JWT_CACHE_HIT;
 
             claims = ngx_palloc(r->pool, node->claims->size);
@@ -820,14 +966,18 @@ ngx_http_flores_jwt_verify(ngx_http_request_t *r,
     ctx->cache = NGX_HTTP_FLORES_JWT_CACHE_MISS;
     claims = NULL;
 
-    rc = ngx_http_flores_jwt_decode(r, jcf, token, &claims);
+    rc = ngx_http_flores_jwt_decode(r, jcf, token, ctx, &claims);
 
     if (rc != NGX_HTTP_FLORES_JWT_ACCEPTED) {
         return rc;
     }
 
     if (cache && ngx_time() - NGX_HTTP_FLORES_JWT_MAX_LEEWAY < claims->exp) {
-        ngx_http_flores_jwt_cache_insert(r, cache, hash, jcf, token, claims);
+        keys = ctx->trust ? ctx->trust->keys : jcf->keys;
+        algorithm = ngx_http_flores_jwt_trust_algorithm(jcf, ctx->trust);
+
+        ngx_http_flores_jwt_cache_insert(r, cache, hash, keys, algorithm,
+                                         token, claims);
     }
 
     ctx->claims = claims;
@@ -838,23 +988,29 @@ ngx_http_flores_jwt_verify(ngx_http_request_t *r,
 
 /*
  * The full check of a token the worker has not verified before: the header
- * names exactly the configured algorithm (never "none", never another one
- * the key would also fit), the signature verifies with the key, the payload
- * is a JSON object with an integer "exp" (and an integer "nbf", if any).
- * Claims are read only once the signature has verified.
+ * names exactly the pinned algorithm (never "none", never another one the
+ * key would also fit), and a key of the set (by its "kid"); the signature
+ * verifies with that key; the payload is a JSON object with an integer
+ * "exp" (and an integer "nbf", if any). Claims are read only once the
+ * signature has verified; where other issuers are trusted, the payload's
+ * "iss" is looked at before, only to choose the keys and the algorithm.
  */
 
 static ngx_int_t
 ngx_http_flores_jwt_decode(ngx_http_request_t *r,
     ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token,
-    ngx_http_flores_jwt_claims_t **claimsp)
+    ngx_http_flores_jwt_ctx_t *ctx, ngx_http_flores_jwt_claims_t **claimsp)
 {
-    u_char                     *dot1, *dot2, *last;
-    ngx_int_t                   rc;
-    ngx_str_t                   sig, src;
-    const char                 *typ;
-    json_object                *header, *payload, *v;
-    ngx_http_flores_jwt_alg_t  *alg;
+    u_char                       *dot1, *dot2, *last;
+    ngx_int_t                     rc;
+    ngx_str_t                     sig, src;
+    ngx_uint_t                    algorithm;
+    const char                   *typ;
+    json_object                  *header, *payload, *v;
+    ngx_http_flores_jwt_alg_t    *alg;
+    ngx_http_flores_jwt_key_t    *key;
+    ngx_http_flores_jwt_keys_t   *keys;
+    ngx_http_flores_jwt_trust_t  *trust;
 
     last = token->data + token->len;
     dot1 = ngx_strlchr(token->data, last, '.');
@@ -866,7 +1022,31 @@ ngx_http_flores_jwt_decode(ngx_http_request_t *r,
         return rc == NGX_DECLINED ? NGX_HTTP_FLORES_JWT_MALFORMED : NGX_ERROR;
     }
 
-    alg = &ngx_http_flores_jwt_algs[jcf->algorithm];
+    payload = NULL;
+    trust = NULL;
+    key = NULL;
+
+    if (jcf->trusts) {
+        rc = ngx_http_flores_jwt_decode_part(r, dot1 + 1, dot2, &payload);
+
+        if (rc != NGX_OK) {
+            json_object_put(header);
+            return rc == NGX_DECLINED ? NGX_HTTP_FLORES_JWT_MALFORMED
+                                      : NGX_ERROR;
+        }
+
+        if (json_object_object_get_ex(payload, "iss", &v)
+            && json_object_is_type(v, json_type_string))
+        {
+            trust = ngx_http_flores_jwt_trusted(jcf,
+                                     (u_char *) json_object_get_string(v),
+                                     json_object_get_string_len(v));
+        }
+    }
+
+    algorithm = ngx_http_flores_jwt_trust_algorithm(jcf, trust);
+    keys = trust ? trust->keys : jcf->keys;
+    alg = &ngx_http_flores_jwt_algs[algorithm];
 
     if (!json_object_object_get_ex(header, "alg", &v)
         || !json_object_is_type(v, json_type_string))
@@ -908,12 +1088,16 @@ ngx_http_flores_jwt_decode(ngx_http_request_t *r,
         rc = NGX_HTTP_FLORES_JWT_MALFORMED;
     }
 
+    if (rc == NGX_HTTP_FLORES_JWT_ACCEPTED) {
+        rc = ngx_http_flores_jwt_pick(keys, header, &key);
+    }
+
 header_done:
 
     json_object_put(header);
 
     if (rc != NGX_HTTP_FLORES_JWT_ACCEPTED) {
-        return rc;
+        goto done;
     }
 
     /* the signature, in its one canonical base64url form */
@@ -923,45 +1107,153 @@ header_done:
 
     if (src.len == 0 || ngx_http_flores_jwt_canonical(src.data, last) != NGX_OK)
     {
-        return NGX_HTTP_FLORES_JWT_SIGNATURE;
+        rc = NGX_HTTP_FLORES_JWT_SIGNATURE;
+        goto done;
     }
 
     sig.data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(src.len));
     if (sig.data == NULL) {
-        return NGX_ERROR;
+        rc = NGX_ERROR;
+        goto done;
     }
 
     if (ngx_decode_base64url(&sig, &src) != NGX_OK) {
-        return NGX_HTTP_FLORES_JWT_SIGNATURE;
+        rc = NGX_HTTP_FLORES_JWT_SIGNATURE;
+        goto done;
     }
 
-    rc = ngx_http_flores_jwt_signature(r, jcf, token->data,
+    rc = ngx_http_flores_jwt_signature(r, key, algorithm, token->data,
                                        dot2 - token->data, &sig);
 
     if (rc != NGX_HTTP_FLORES_JWT_ACCEPTED) {
-        return rc;
+        goto done;
     }
 
-    rc = ngx_http_flores_jwt_decode_part(r, dot1 + 1, dot2, &payload);
+    if (payload == NULL) {
+        rc = ngx_http_flores_jwt_decode_part(r, dot1 + 1, dot2, &payload);
 
-    if (rc != NGX_OK) {
-        return rc == NGX_DECLINED ? NGX_HTTP_FLORES_JWT_MALFORMED : NGX_ERROR;
+        if (rc != NGX_OK) {
+            return rc == NGX_DECLINED ? NGX_HTTP_FLORES_JWT_MALFORMED
+                                      : NGX_ERROR;
+        }
     }
 
     rc = ngx_http_flores_jwt_read_claims(r, payload, claimsp);
 
-    json_object_put(payload);
+    if (rc == NGX_HTTP_FLORES_JWT_ACCEPTED) {
+        ctx->trust = trust;
+    }
+
+done:
+
+    if (payload) {
+        json_object_put(payload);
+    }
 
     return rc;
 }
 
 
-/* "<header>.<payload>" against the signature, with the location's key */
+/* the trusted issuer a token's "iss" names, NULL for the primary one */
+
+static ngx_http_flores_jwt_trust_t *
+ngx_http_flores_jwt_trusted(ngx_http_flores_jwt_conf_t *jcf, u_char *iss,
+    size_t len)
+{
+    ngx_uint_t                    i;
+    ngx_http_flores_jwt_trust_t  *t;
+
+    if (jcf->trusts == NULL || iss == NULL) {
+        return NULL;
+    }
+
+    t = jcf->trusts->elts;
+
+    for (i = 0; i < jcf->trusts->nelts; i++) {
+        if (t[i].issuer.len == len
+            && ngx_memcmp(t[i].issuer.data, iss, len) == 0)
+        {
+            return &t[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_uint_t
+ngx_http_flores_jwt_trust_algorithm(ngx_http_flores_jwt_conf_t *jcf,
+    ngx_http_flores_jwt_trust_t *trust)
+{
+    if (trust && trust->algorithm != NGX_CONF_UNSET_UINT) {
+        return trust->algorithm;
+    }
+
+    return jcf->algorithm;
+}
+
+
+/*
+ * The key of the set that the header's "kid" names. A key file's single
+ * key takes any token; a JWKS key is named by its "kid", and a token
+ * without one is taken only by a set of one key.
+ */
+
+static ngx_int_t
+ngx_http_flores_jwt_pick(ngx_http_flores_jwt_keys_t *keys,
+    json_object *header, ngx_http_flores_jwt_key_t **keyp)
+{
+    size_t                      len;
+    ngx_uint_t                  i;
+    const char                 *kid;
+    json_object                *v;
+    ngx_http_flores_jwt_key_t  *key;
+
+    if (!keys->jwks) {
+        *keyp = keys->keys[0];
+        return NGX_HTTP_FLORES_JWT_ACCEPTED;
+    }
+
+    if (!json_object_object_get_ex(header, "kid", &v)) {
+
+        if (keys->nkeys != 1) {
+            return NGX_HTTP_FLORES_JWT_KEY;
+        }
+
+        *keyp = keys->keys[0];
+        return NGX_HTTP_FLORES_JWT_ACCEPTED;
+    }
+
+    if (!json_object_is_type(v, json_type_string)) {
+        return NGX_HTTP_FLORES_JWT_MALFORMED;
+    }
+
+    kid = json_object_get_string(v);
+    len = json_object_get_string_len(v);
+
+    for (i = 0; i < keys->nkeys; i++) {
+        key = keys->keys[i];
+
+        /* a key without "kid" is never named, not even by "" */
+
+        if (key->kid.len == len && len
+            && ngx_memcmp(key->kid.data, kid, len) == 0)
+        {
+            *keyp = key;
+            return NGX_HTTP_FLORES_JWT_ACCEPTED;
+        }
+    }
+
+    return NGX_HTTP_FLORES_JWT_KEY;
+}
+
+
+/* "<header>.<payload>" against the signature, with the key picked */
 
 static ngx_int_t
 ngx_http_flores_jwt_signature(ngx_http_request_t *r,
-    ngx_http_flores_jwt_conf_t *jcf, u_char *input, size_t len,
-    ngx_str_t *sig)
+    ngx_http_flores_jwt_key_t *key, ngx_uint_t algorithm, u_char *input,
+    size_t len, ngx_str_t *sig)
 {
     int                              ok;
     u_char                           mac[EVP_MAX_MD_SIZE];
@@ -971,16 +1263,13 @@ ngx_http_flores_jwt_signature(ngx_http_request_t *r,
     ECDSA_SIG                       *es;
     EVP_MD_CTX                      *md;
     ngx_http_flores_jwt_alg_t       *alg;
-    ngx_http_flores_jwt_key_t       *key;
     ngx_http_flores_jwt_verifier_t  *vf;
 
-    key = jcf->key;
-    alg = &ngx_http_flores_jwt_algs[jcf->algorithm];
-    vf = &key->verifiers[jcf->algorithm];
+    alg = &ngx_http_flores_jwt_algs[algorithm];
+    vf = &key->verifiers[algorithm];
 
     if (vf->mac == NULL && vf->md == NULL
-        && ngx_http_flores_jwt_prepare(r->connection->log, key,
-                                       jcf->algorithm)
+        && ngx_http_flores_jwt_prepare(r->connection->log, key, algorithm)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -1270,6 +1559,10 @@ ngx_http_flores_jwt_read_claims(ngx_http_request_t *r, json_object *payload,
                 return NGX_HTTP_FLORES_JWT_MALFORMED;
             }
 
+        } else if (ngx_strcmp(name, "iat") == 0) {
+            /* never required; without it, a token is older than any cutoff */
+            (void) ngx_http_flores_jwt_date(v, &claims.iat);
+
         } else if (ngx_strcmp(name, "aud") == 0) {
             /* a string or an array of them (RFC 7519, 4.1.3) */
 
@@ -1399,20 +1692,34 @@ ngx_http_flores_jwt_date(json_object *v, time_t *date)
 
 /*
  * What depends on the location and on the time: checked on every use of a
- * token, whether it was verified now or found in the cache.
+ * token, whether it was verified now or found in the cache. A trusted
+ * issuer's token is held to its issuer and audience, to the same times and
+ * roles.
  */
 
 static ngx_int_t
 ngx_http_flores_jwt_check(ngx_http_request_t *r,
-    ngx_http_flores_jwt_conf_t *jcf, ngx_http_flores_jwt_claims_t *claims)
+    ngx_http_flores_jwt_conf_t *jcf, ngx_http_flores_jwt_trust_t *trust,
+    ngx_http_flores_jwt_claims_t *claims)
 {
     u_char                       *base;
     time_t                        now;
-    ngx_str_t                    *role;
+    ngx_str_t                    *role, *issuer, *audience;
     ngx_uint_t                    i;
     ngx_http_flores_jwt_claim_t  *c, *a;
 
     now = ngx_time();
+
+    issuer = &jcf->issuer;
+    audience = &jcf->audience;
+
+    if (trust) {
+        issuer = &trust->issuer;
+
+        if (trust->audience.len) {
+            audience = &trust->audience;
+        }
+    }
 
     if (now - jcf->leeway >= claims->exp) {
         return NGX_HTTP_FLORES_JWT_EXPIRED;
@@ -1424,25 +1731,24 @@ ngx_http_flores_jwt_check(ngx_http_request_t *r,
 
     base = (u_char *) claims;
 
-    if (jcf->issuer.len) {
+    if (issuer->len) {
         c = ngx_http_flores_jwt_find(claims, (u_char *) "iss", 3);
 
         if (c == NULL
             || !(c->flags & NGX_HTTP_FLORES_JWT_STRING)
-            || c->value_len != jcf->issuer.len
-            || ngx_memcmp(base + c->value, jcf->issuer.data, c->value_len)
-               != 0)
+            || c->value_len != issuer->len
+            || ngx_memcmp(base + c->value, issuer->data, c->value_len) != 0)
         {
             return NGX_HTTP_FLORES_JWT_ISSUER;
         }
     }
 
-    if (jcf->audience.len) {
+    if (audience->len) {
         a = (ngx_http_flores_jwt_claim_t *) (claims + 1) + claims->nclaims;
 
         for (i = 0; i < claims->naud; i++) {
-            if (a[i].value_len == jcf->audience.len
-                && ngx_memcmp(base + a[i].value, jcf->audience.data,
+            if (a[i].value_len == audience->len
+                && ngx_memcmp(base + a[i].value, audience->data,
                               a[i].value_len)
                    == 0)
             {
@@ -1476,6 +1782,32 @@ ngx_http_flores_jwt_check(ngx_http_request_t *r,
         if (i == jcf->roles->nelts) {
             return NGX_HTTP_FLORES_JWT_ROLE;
         }
+    }
+
+    return NGX_HTTP_FLORES_JWT_ACCEPTED;
+}
+
+
+/* the token's "sub" and "iat" against the location's revocation zone */
+
+static ngx_int_t
+ngx_http_flores_jwt_revocation(ngx_http_request_t *r,
+    ngx_http_flores_jwt_claims_t *claims)
+{
+    ngx_str_t                     sub, *subp;
+    ngx_http_flores_jwt_claim_t  *c;
+
+    c = ngx_http_flores_jwt_find(claims, (u_char *) "sub", 3);
+    subp = NULL;
+
+    if (c) {
+        sub.data = (u_char *) claims + c->value;
+        sub.len = c->value_len;
+        subp = &sub;
+    }
+
+    if (ngx_http_flores_jwt_revoked(r, subp, claims->iat) == NGX_DECLINED) {
+        return NGX_HTTP_FLORES_JWT_REVOKED;
     }
 
     return NGX_HTTP_FLORES_JWT_ACCEPTED;
@@ -1612,13 +1944,14 @@ ngx_http_flores_jwt_canonical(u_char *start, u_char *end)
 
 /*
  * An entry is found by its token's bytes, compared in constant time, and by
- * the key and the algorithm it verified with: a token verified for one key
- * is a stranger to another.
+ * the set of keys and the algorithm it verified with: a token verified for
+ * one set is a stranger to another.
  */
 
 static ngx_http_flores_jwt_node_t *
 ngx_http_flores_jwt_cache_lookup(ngx_http_flores_jwt_cache_t *cache,
-    uint32_t hash, ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token)
+    uint32_t hash, ngx_http_flores_jwt_keys_t *keys, ngx_uint_t algorithm,
+    ngx_str_t *token)
 {
     ngx_http_flores_jwt_node_t  *node;
 
@@ -1629,8 +1962,8 @@ ngx_http_flores_jwt_cache_lookup(ngx_http_flores_jwt_cache_t *cache,
     for (node = cache->buckets[hash & cache->mask]; node; node = node->next) {
 
         if (node->hash == hash
-            && node->key == jcf->key
-            && node->algorithm == jcf->algorithm
+            && node->keys == keys
+            && node->algorithm == algorithm
             && node->token_len == token->len
             && ngx_http_flores_jwt_equal(node->token, token->data,
                                          token->len))
@@ -1674,7 +2007,7 @@ ngx_http_flores_jwt_equal(u_char *a, u_char *b, size_t len)
 static void
 ngx_http_flores_jwt_cache_insert(ngx_http_request_t *r,
     ngx_http_flores_jwt_cache_t *cache, uint32_t hash,
-    ngx_http_flores_jwt_conf_t *jcf, ngx_str_t *token,
+    ngx_http_flores_jwt_keys_t *keys, ngx_uint_t algorithm, ngx_str_t *token,
     ngx_http_flores_jwt_claims_t *claims)
 {
     u_char                      *p;
@@ -1718,8 +2051,8 @@ ngx_http_flores_jwt_cache_insert(ngx_http_request_t *r,
     ngx_memcpy(p, token->data, token->len);
 
     node->hash = hash;
-    node->key = jcf->key;
-    node->algorithm = jcf->algorithm;
+    node->keys = keys;
+    node->algorithm = algorithm;
 
     bucket = &cache->buckets[hash & cache->mask];
     node->next = *bucket;
@@ -2050,8 +2383,9 @@ ngx_http_flores_jwt_create_conf(ngx_conf_t *cf)
      */
 
     conf->mode = NGX_CONF_UNSET_UINT;
-    conf->key = NGX_CONF_UNSET_PTR;
+    conf->keys = NGX_CONF_UNSET_PTR;
     conf->algorithm = NGX_CONF_UNSET_UINT;
+    conf->trusts = NGX_CONF_UNSET_PTR;
     conf->leeway = NGX_CONF_UNSET;
     conf->roles = NGX_CONF_UNSET_PTR;
 
@@ -2065,6 +2399,10 @@ ngx_http_flores_jwt_merge_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_flores_jwt_conf_t *prev = parent;
     ngx_http_flores_jwt_conf_t *conf = child;
 
+    char                         *rv;
+    ngx_uint_t                    i;
+    ngx_http_flores_jwt_trust_t  *t;
+
     if (conf->mode == NGX_CONF_UNSET_UINT) {
         conf->conf_file = prev->conf_file;
         conf->line = prev->line;
@@ -2072,9 +2410,10 @@ ngx_http_flores_jwt_merge_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_uint_value(conf->mode, prev->mode,
                               NGX_HTTP_FLORES_JWT_OFF);
-    ngx_conf_merge_ptr_value(conf->key, prev->key, NULL);
+    ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
     ngx_conf_merge_uint_value(conf->algorithm, prev->algorithm,
                               NGX_HTTP_FLORES_JWT_HS256);
+    ngx_conf_merge_ptr_value(conf->trusts, prev->trusts, NULL);
     ngx_conf_merge_str_value(conf->issuer, prev->issuer, "");
     ngx_conf_merge_str_value(conf->audience, prev->audience, "");
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 30);
@@ -2084,10 +2423,12 @@ ngx_http_flores_jwt_merge_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_OK;
     }
 
-    if (conf->key == NULL) {
+    if (conf->keys == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "no \"flores_jwt_key_file\" is defined for "
-                      "\"flores_jwt\" in %s:%ui", conf->conf_file, conf->line);
+                      "\"flores_jwt\" in %s:%ui "
+                      "(nor \"flores_jwt_jwks_file\")",
+                      conf->conf_file, conf->line);
         return NGX_CONF_ERROR;
     }
 
@@ -2099,28 +2440,92 @@ ngx_http_flores_jwt_merge_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_flores_jwt_check_key(cf, conf);
+    rv = ngx_http_flores_jwt_check_keys(cf, conf->keys, conf->algorithm);
+
+    if (rv != NGX_CONF_OK || conf->trusts == NULL) {
+        return rv;
+    }
+
+    t = conf->trusts->elts;
+
+    for (i = 0; i < conf->trusts->nelts; i++) {
+        rv = ngx_http_flores_jwt_check_keys(cf, t[i].keys,
+                 ngx_http_flores_jwt_trust_algorithm(conf, &t[i]));
+
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+        /* the primary issuer's tokens would escape its keys and revocation */
+
+        if (t[i].issuer.len == conf->issuer.len
+            && ngx_strncmp(t[i].issuer.data, conf->issuer.data,
+                           conf->issuer.len) == 0)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"flores_jwt_trust\" issuer \"%V\" is the "
+                          "location's own \"flores_jwt_issuer\" "
+                          "(\"flores_jwt\" in %s:%ui)", &t[i].issuer,
+                          conf->conf_file, conf->line);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* every key of a set must fit the pinned algorithm */
+
+static char *
+ngx_http_flores_jwt_check_keys(ngx_conf_t *cf,
+    ngx_http_flores_jwt_keys_t *keys, ngx_uint_t algorithm)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < keys->nkeys; i++) {
+        if (ngx_http_flores_jwt_check_key(cf, keys->keys[i], algorithm)
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
 }
 
 
 /* the key must fit the pinned algorithm, whichever level set either */
 
 static char *
-ngx_http_flores_jwt_check_key(ngx_conf_t *cf, ngx_http_flores_jwt_conf_t *jcf)
+ngx_http_flores_jwt_check_key(ngx_conf_t *cf, ngx_http_flores_jwt_key_t *key,
+    ngx_uint_t algorithm)
 {
     ngx_str_t                  *name;
     ngx_http_flores_jwt_alg_t  *alg;
-    ngx_http_flores_jwt_key_t  *key;
 
-    key = jcf->key;
-    alg = &ngx_http_flores_jwt_algs[jcf->algorithm];
+    alg = &ngx_http_flores_jwt_algs[algorithm];
     name = &alg->name;
+
+    /* a JWK that names its algorithm is used under that one only */
+
+    if (key->alg.len
+        && (key->alg.len != name->len
+            || ngx_memcmp(key->alg.data, name->data, name->len) != 0))
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"flores_jwt_jwks_file\" \"%V\" in %s:%ui has key "
+                      "\"%V\" for \"alg\" \"%V\", but "
+                      "\"flores_jwt_algorithm\" is %V", &key->file,
+                      key->conf_file, key->line, &key->kid, &key->alg, name);
+        return NGX_CONF_ERROR;
+    }
 
     if (key->type != alg->type) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"flores_jwt_key_file\" \"%V\" in %s:%ui holds %s, "
+                      "\"%s\" \"%V\" in %s:%ui holds %s, "
                       "but \"flores_jwt_algorithm\" %V needs %s",
-                      &key->file, key->conf_file, key->line,
+                      key->directive, &key->file, key->conf_file, key->line,
                       key->type == NGX_HTTP_FLORES_JWT_KEY_HMAC
                       ? "a secret" : key->type == NGX_HTTP_FLORES_JWT_KEY_RSA
                       ? "an RSA public key" : "an EC public key",
@@ -2146,9 +2551,9 @@ ngx_http_flores_jwt_check_key(ngx_conf_t *cf, ngx_http_flores_jwt_conf_t *jcf)
 
     if (alg->type == NGX_HTTP_FLORES_JWT_KEY_EC && key->curve != alg->curve) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"flores_jwt_key_file\" \"%V\" in %s:%ui holds a key "
+                      "\"%s\" \"%V\" in %s:%ui holds a key "
                       "on curve %s, but \"flores_jwt_algorithm\" %V needs %s",
-                      &key->file, key->conf_file, key->line,
+                      key->directive, &key->file, key->conf_file, key->line,
                       OBJ_nid2sn(key->curve), name, OBJ_nid2sn(alg->curve));
         return NGX_CONF_ERROR;
     }
@@ -2188,30 +2593,25 @@ ngx_http_flores_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_flores_jwt_conf_t *jcf = conf;
 
-    u_char                     *p;
-    ngx_str_t                  *value;
-    ngx_pool_cleanup_t         *cln;
-    ngx_http_flores_jwt_key_t  *key;
+    u_char                      *p;
+    ngx_str_t                   *value;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_flores_jwt_key_t   *key;
+    ngx_http_flores_jwt_keys_t  *keys;
 
-    if (jcf->key != NGX_CONF_UNSET_PTR) {
+    if (jcf->keys != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    key = ngx_pcalloc(cf->pool, sizeof(ngx_http_flores_jwt_key_t));
-    if (key == NULL) {
+    keys = ngx_http_flores_jwt_keys(cf, &value[1], 1);
+    if (keys == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    key->file = value[1];
-
-    if (ngx_conf_full_name(cf->cycle, &key->file, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    key->conf_file = cf->conf_file->file.name.data;
-    key->line = cf->conf_file->line;
+    key = keys->keys[0];
+    key->directive = "flores_jwt_key_file";
 
     if (ngx_http_flores_jwt_read_key(cf, key) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
@@ -2261,7 +2661,258 @@ ngx_http_flores_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    jcf->key = key;
+    jcf->keys = keys;
+
+    return NGX_CONF_OK;
+}
+
+
+/* a set of n keys read from the file "name", each to be filled */
+
+static ngx_http_flores_jwt_keys_t *
+ngx_http_flores_jwt_keys(ngx_conf_t *cf, ngx_str_t *name, ngx_uint_t n)
+{
+    ngx_uint_t                   i;
+    ngx_http_flores_jwt_key_t   *key;
+    ngx_http_flores_jwt_keys_t  *keys;
+
+    keys = ngx_pcalloc(cf->pool, sizeof(ngx_http_flores_jwt_keys_t));
+    if (keys == NULL) {
+        return NULL;
+    }
+
+    keys->file = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &keys->file, 1) != NGX_OK) {
+        return NULL;
+    }
+
+    keys->conf_file = cf->conf_file->file.name.data;
+    keys->line = cf->conf_file->line;
+    keys->nkeys = n;
+
+    keys->keys = ngx_palloc(cf->pool, n * sizeof(ngx_http_flores_jwt_key_t *));
+    if (keys->keys == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < n; i++) {
+        key = ngx_pcalloc(cf->pool, sizeof(ngx_http_flores_jwt_key_t));
+        if (key == NULL) {
+            return NULL;
+        }
+
+        key->file = keys->file;
+        key->conf_file = keys->conf_file;
+        key->line = keys->line;
+
+        keys->keys[i] = key;
+    }
+
+    return keys;
+}
+
+
+/*
+ * The public keys of a JWKS, read and checked now like a key file: a
+ * changed file is read again by "nginx -s reload".
+ */
+
+static char *
+ngx_http_flores_jwt_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_flores_jwt_conf_t *jcf = conf;
+
+    ngx_str_t                   *value;
+    ngx_http_flores_jwt_keys_t  *keys;
+
+    if (jcf->keys != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    keys = ngx_http_flores_jwt_read_jwks(cf, &value[1]);
+    if (keys == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    jcf->keys = keys;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_http_flores_jwt_keys_t *
+ngx_http_flores_jwt_read_jwks(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_uint_t                   i;
+    ngx_array_t                 *jwks;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_flores_jwk_t       *jwk;
+    ngx_http_flores_jwt_key_t    text, *key;
+    ngx_http_flores_jwt_keys_t  *keys;
+
+    ngx_memzero(&text, sizeof(ngx_http_flores_jwt_key_t));
+
+    text.file = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &text.file, 1) != NGX_OK) {
+        return NULL;
+    }
+
+    if (ngx_http_flores_jwt_read_key(cf, &text) != NGX_CONF_OK) {
+        return NULL;
+    }
+
+    if (ngx_http_flores_jwks_parse(cf, &text.file, &text.data, &jwks)
+        != NGX_CONF_OK)
+    {
+        return NULL;
+    }
+
+    keys = ngx_http_flores_jwt_keys(cf, name, jwks->nelts);
+    if (keys == NULL) {
+        return NULL;
+    }
+
+    keys->jwks = 1;
+    jwk = jwks->elts;
+
+    for (i = 0; i < jwks->nelts; i++) {
+        key = keys->keys[i];
+
+        key->directive = "flores_jwt_jwks_file";
+        key->kid = jwk[i].kid;
+        key->alg = jwk[i].alg;
+        key->data = jwk[i].pem;
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            return NULL;
+        }
+
+        cln->handler = ngx_http_flores_jwt_key_cleanup;
+        cln->data = key;
+
+        if (ngx_http_flores_jwt_parse_pem(cf, key) != NGX_CONF_OK) {
+            return NULL;
+        }
+    }
+
+    return keys;
+}
+
+
+/*
+ * flores_jwt_trust issuer=<iss> jwks=<file> [audience=<aud>]
+ *                  [algorithm=<alg>]
+ */
+
+static char *
+ngx_http_flores_jwt_trust(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_flores_jwt_conf_t *jcf = conf;
+
+    ngx_str_t                    *value, s, jwks;
+    ngx_uint_t                    i;
+    ngx_conf_enum_t              *e;
+    ngx_http_flores_jwt_trust_t  *t, *prev;
+
+    if (jcf->trusts == NGX_CONF_UNSET_PTR) {
+        jcf->trusts = ngx_array_create(cf->pool, 1,
+                                       sizeof(ngx_http_flores_jwt_trust_t));
+        if (jcf->trusts == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    t = ngx_array_push(jcf->trusts);
+    if (t == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(t, sizeof(ngx_http_flores_jwt_trust_t));
+    t->algorithm = NGX_CONF_UNSET_UINT;
+    ngx_str_null(&jwks);
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "issuer=", 7) == 0
+            && value[i].len > 7 && t->issuer.len == 0)
+        {
+            t->issuer.data = value[i].data + 7;
+            t->issuer.len = value[i].len - 7;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "jwks=", 5) == 0
+            && value[i].len > 5 && jwks.len == 0)
+        {
+            jwks.data = value[i].data + 5;
+            jwks.len = value[i].len - 5;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "audience=", 9) == 0
+            && value[i].len > 9 && t->audience.len == 0)
+        {
+            t->audience.data = value[i].data + 9;
+            t->audience.len = value[i].len - 9;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "algorithm=", 10) == 0
+            && t->algorithm == NGX_CONF_UNSET_UINT)
+        {
+            s.data = value[i].data + 10;
+            s.len = value[i].len - 10;
+
+            for (e = ngx_http_flores_jwt_algorithms; e->name.len; e++) {
+                if (e->name.len == s.len
+                    && ngx_strncmp(e->name.data, s.data, s.len) == 0)
+                {
+                    t->algorithm = e->value;
+                    break;
+                }
+            }
+
+            if (e->name.len) {
+                continue;
+            }
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (t->issuer.len == 0 || jwks.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"flores_jwt_trust\" needs \"issuer=\" and "
+                           "\"jwks=\"");
+        return NGX_CONF_ERROR;
+    }
+
+    prev = jcf->trusts->elts;
+
+    for (i = 0; i + 1 < jcf->trusts->nelts; i++) {
+        if (prev[i].issuer.len == t->issuer.len
+            && ngx_strncmp(prev[i].issuer.data, t->issuer.data,
+                           t->issuer.len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "issuer \"%V\" is trusted twice", &t->issuer);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    t->keys = ngx_http_flores_jwt_read_jwks(cf, &jwks);
+    if (t->keys == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

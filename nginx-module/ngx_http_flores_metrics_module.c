@@ -20,7 +20,7 @@
 /* histogram buckets, upper bounds in milliseconds, then +Inf */
 #define NGX_HTTP_FLORES_METRICS_BUCKETS   11
 
-#define NGX_HTTP_FLORES_METRICS_REASONS   9
+#define NGX_HTTP_FLORES_METRICS_REASONS   11
 
 /* the longest line written, not counting the service name */
 #define NGX_HTTP_FLORES_METRICS_LINE      (128 + NGX_ATOMIC_T_LEN)
@@ -127,7 +127,8 @@ static ngx_str_t  ngx_http_flores_metrics_reasons[] = {
     ngx_string("missing"), ngx_string("malformed"), ngx_string("signature"),
     ngx_string("algorithm"), ngx_string("expired"),
     ngx_string("not_yet_valid"), ngx_string("issuer"),
-    ngx_string("audience"), ngx_string("role")
+    ngx_string("audience"), ngx_string("role"), ngx_string("key"),
+    ngx_string("revoked")
 };
 
 

@@ -15,6 +15,7 @@
 ngx_module_t  *ngx_modules[] = {
     &ngx_http_flores_module,
     &ngx_http_flores_jwt_module,
+    &ngx_http_flores_jwt_revoke_module,
     /* before limit: its PRECONTENT handler then runs after the limiter's */
     &ngx_http_flores_breaker_module,
     &ngx_http_flores_limit_module,
@@ -28,6 +29,7 @@ ngx_module_t  *ngx_modules[] = {
 char  *ngx_module_names[] = {
     "ngx_http_flores_module",
     "ngx_http_flores_jwt_module",
+    "ngx_http_flores_jwt_revoke_module",
     "ngx_http_flores_breaker_module",
     "ngx_http_flores_limit_module",
     "ngx_http_flores_metrics_module",

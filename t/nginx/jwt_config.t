@@ -1,5 +1,6 @@
 # jwt_config.t: `nginx -t` on a configuration that uses every kind of key
-# (HS256, HS512, RS256, ES256, ES384) and the token cache passes, and leaves
+# (HS256, HS512, RS256, ES256, ES384, JWKS sets of EC and RSA keys, a trusted
+# issuer, a revocation zone) and the token cache passes, and leaves
 # nothing of the module behind: keys are made ready by the workers, not by
 # the configuration test (under the sanitizers, `make check` fails on any
 # leak report that names a module function).
@@ -10,7 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Temp qw(tempdir);
 use Test::More;
-use Flores::NginxTest qw(key_dir write_secret gen_rsa gen_ec);
+use Flores::NginxTest qw(key_dir write_secret write_file gen_rsa gen_ec jwk write_jwks);
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
 my @modules = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
@@ -22,6 +23,9 @@ write_secret('hs.key', 'h' x 64);
 gen_rsa('rsa');
 gen_ec('ec', 'P-256');
 gen_ec('ec384', 'P-384');
+write_jwks('rsa.json', jwk("$keys/rsa.pub", kid => 'r', alg => 'RS256'));
+# a set as editors and tools write it: spaces, a final newline
+write_file('pretty.json', "{\n  \"keys\": [\n    " . JSON::PP->new->canonical->encode(jwk("$keys/ec.pub")) . "\n  ]\n}\n");
 
 # nginx -t on an http{} block made of $http and one server with $server;
 # returns the exit code and what nginx printed.
@@ -99,5 +103,19 @@ passes('a large cache',
 passes('no cache',
        "flores_jwt_key_file $keys/hs.key;\nflores_jwt_cache off;",
        $locations);
+
+passes('key sets, a trusted issuer, a revocation zone',
+       "flores_jwt_key_file $keys/hs.key;\n"
+       . "flores_jwt_revocation_zone zone=revoked:1m ttl=20m;",
+       <<"_EOC_");
+        location /jwks { flores_jwt on; flores_jwt_algorithm ES256;
+                         flores_jwt_jwks_file $keys/pretty.json;
+                         flores_jwt_revocation revoked; return 200; }
+        location /p384 { flores_jwt on; flores_jwt_algorithm ES384;
+                         flores_jwt_key_file $keys/ec384.pub;
+                         flores_jwt_trust issuer=partner jwks=$keys/rsa.json
+                                          algorithm=RS256; return 200; }
+        location /revocations { flores_jwt_revocation_api revoked; }
+_EOC_
 
 done_testing();

@@ -283,6 +283,8 @@ flores_gateway_jwt_rejections_total\{reason="not_yet_valid"\} 0
 flores_gateway_jwt_rejections_total\{reason="issuer"\} 0
 flores_gateway_jwt_rejections_total\{reason="audience"\} 0
 flores_gateway_jwt_rejections_total\{reason="role"\} 0
+flores_gateway_jwt_rejections_total\{reason="key"\} 0
+flores_gateway_jwt_rejections_total\{reason="revoked"\} 0
 }s
 
 

@@ -15,7 +15,7 @@ use JSON::PP ();
 use MIME::Base64 qw(encode_base64);
 
 our @EXPORT = qw(key_dir write_file write_secret gen_rsa gen_ec jwt b64url
-                 default_blocks);
+                 jwk write_jwks default_blocks);
 
 my $Dir;
 
@@ -67,6 +67,42 @@ sub gen_ec {
     return ("$dir/$name.pem", "$dir/$name.pub");
 }
 
+# The public JWK of a key pair made by gen_rsa or gen_ec (from its .pub
+# file): {kty, crv, x, y} or {kty, n, e}, with the members given added.
+sub jwk {
+    my ($pub, %extra) = @_;
+    open my $fh, '-|', 'openssl', 'pkey', '-pubin', '-in', $pub, '-outform', 'DER'
+        or die "openssl pkey: $!";
+    binmode $fh;
+    my $der = do { local $/; <$fh> };
+    close $fh or die "openssl pkey -pubin -in $pub failed\n";
+
+    my $text = `openssl pkey -pubin -in '$pub' -noout -text`;
+    my %k;
+
+    if ($text =~ /NIST CURVE: (P-\d+)|ASN1 OID: (prime256v1|secp384r1)/) {
+        my $crv = $1 // ($2 eq 'prime256v1' ? 'P-256' : 'P-384');
+        my $size = $crv eq 'P-256' ? 32 : 48;
+        # SubjectPublicKeyInfo ends with the point 04 || x || y
+        my $point = substr $der, -(1 + 2 * $size);
+        %k = (kty => 'EC', crv => $crv,
+              x => b64url(substr $point, 1, $size),
+              y => b64url(substr $point, 1 + $size, $size));
+    } else {
+        my ($mod) = `openssl rsa -pubin -in '$pub' -noout -modulus 2>/dev/null` =~ /Modulus=([0-9A-F]+)/;
+        die "$pub: neither EC nor RSA\n" unless $mod;
+        %k = (kty => 'RSA', n => b64url(pack 'H*', $mod), e => 'AQAB');
+    }
+
+    return { %k, %extra };
+}
+
+# A JWKS file of the keys (hashes made by jwk, or raw JSON text).
+sub write_jwks {
+    my ($name, @keys) = @_;
+    return write_file($name, JSON::PP->new->canonical->encode({ keys => \@keys }));
+}
+
 sub b64url {
     my $s = encode_base64(shift, '');
     $s =~ tr{+/}{-_};
@@ -114,12 +150,14 @@ sub sign_pem {
 }
 
 # jwt(claims => {...} | 'raw json', header => {...} | 'raw json',
-#     alg => 'HS256', key => secret | private key file, sig => raw bytes)
+#     alg => 'HS256', kid => 'k1', key => secret | private key file,
+#     sig => raw bytes)
 # Signs with alg and key unless sig is given; alg 'none' leaves it empty.
 sub jwt {
     my %o = @_;
     my $alg = $o{alg} // 'HS256';
-    my $header = $o{header} // { alg => $alg, typ => 'JWT' };
+    my $header = $o{header}
+                 // { alg => $alg, typ => 'JWT', defined $o{kid} ? (kid => $o{kid}) : () };
     my $input = part($header) . '.' . part($o{claims} // {});
     my $sig;
 
