@@ -97,7 +97,9 @@ fv_amqp_connect(const fv_conf_t *conf, int heartbeat)
     amqp_socket_t               *sock;
     amqp_rpc_reply_t             r;
     fv_amqp_t                   *a;
+    unsigned char               *secret;
     char                        *url, why[256];
+    size_t                       slen = 0;
     int                          rc;
 
     a = calloc(1, sizeof(fv_amqp_t));
@@ -128,6 +130,13 @@ fv_amqp_connect(const fv_conf_t *conf, int heartbeat)
     /* "amqp://host:port/" parses to the empty vhost; people mean the default one. */
     if (ci.vhost == NULL || ci.vhost[0] == '\0') {
         ci.vhost = "/";
+    }
+
+    /* The password may live in a file of its own (FLORES_AMQP_PASSWORD_FILE), the URL then
+     * naming only the user. */
+    secret = fv_conf_secret(conf, "FLORES_AMQP_PASSWORD", &slen);
+    if (secret != NULL) {
+        ci.password = (char *) secret;
     }
 
     a->conn = amqp_new_connection();
@@ -163,6 +172,11 @@ fv_amqp_connect(const fv_conf_t *conf, int heartbeat)
      * library at least every second, ask for them. */
     r = amqp_login(a->conn, ci.vhost, 0, 131072, heartbeat, AMQP_SASL_METHOD_PLAIN, ci.user,
         ci.password);
+    if (secret != NULL) {
+        explicit_bzero(secret, slen);
+        free(secret);
+        secret = NULL;
+    }
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         fv_amqp_why(r, why, sizeof(why));
         fv_log(FV_LOG_WARN, "RabbitMQ login failed: %s", why);
@@ -179,9 +193,11 @@ fv_amqp_connect(const fv_conf_t *conf, int heartbeat)
         goto failed;
     }
 
+    /* Passively: the exchange is the deployment's (declared when the broker is provisioned),
+     * and a service's user may not configure it. */
     (void) amqp_exchange_declare(a->conn, FV_AMQP_CHANNEL, amqp_cstring_bytes(a->exchange),
-        amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
-    if (fv_amqp_check(a, "declaring the exchange") != 0) {
+        amqp_cstring_bytes("topic"), 1, 1, 0, 0, amqp_empty_table);
+    if (fv_amqp_check(a, "looking up the exchange") != 0) {
         goto failed;
     }
 
@@ -191,6 +207,10 @@ fv_amqp_connect(const fv_conf_t *conf, int heartbeat)
 failed:
 
     /* Nothing worth a polite close handshake was opened. */
+    if (secret != NULL) {
+        explicit_bzero(secret, slen);
+        free(secret);
+    }
     a->broken = 1;
     free(url);
     fv_amqp_close(a);
