@@ -42,7 +42,7 @@ fv_redis_userinfo(const char *s, const char *at, fv_redis_url_t *u)
 
     colon = memchr(s, ':', (size_t) (at - s));
     n = (size_t) ((colon != NULL ? colon : at) - s);
-    if (n >= sizeof(u->user)) {
+    if (n == 0 || n >= sizeof(u->user)) {
         return -1;
     }
     memcpy(u->user, s, n);
