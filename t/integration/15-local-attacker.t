@@ -112,7 +112,7 @@ run_blocks([
     },
     {
         # Protects: the passwords, the gateway key and the connection facts of the stack.
-        name => 'nobody cannot read the stack\'s secrets',
+        name => 'nobody cannot read the stack\'s secrets, mails or stores\' files',
         then => sub {
             my @files = ("$STACK/stack.env", glob("$STACK/services/*.env"),
                 "$STACK/nginx/conf/gateway-key.conf", "$STACK/redis/users.acl");
@@ -127,6 +127,11 @@ run_blocks([
             for my $f (@files) {
                 my $r = as_nobody(['cat', $f]);
                 isnt($r->{rc}, 0, "$f: not readable");
+            }
+            # The mails (password-reset links), the carts and wishlists, the broker's store.
+            for my $d (grep { -d } $ENV{FLORES_MAIL_DIR}, "$STACK/redis", "$STACK/rabbitmq") {
+                my $r = as_nobody(['ls', $d]);
+                isnt($r->{rc}, 0, "$d: not listable");
             }
         },
     },
