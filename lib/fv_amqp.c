@@ -99,7 +99,7 @@ fv_amqp_connect(const fv_conf_t *conf, int heartbeat)
     fv_amqp_t                   *a;
     unsigned char               *secret;
     char                        *url, why[256];
-    size_t                       slen = 0;
+    size_t                       slen = 0, ulen = 0;
     int                          rc;
 
     a = calloc(1, sizeof(fv_amqp_t));
@@ -111,7 +111,17 @@ fv_amqp_connect(const fv_conf_t *conf, int heartbeat)
         fv_conf_str(conf, "FLORES_AMQP_EXCHANGE", "flores.events"));
     a->timeout_ms = fv_conf_long(conf, "FLORES_AMQP_TIMEOUT", 5000, 100, 600000);
 
-    url = strdup(fv_conf_str(conf, "FLORES_AMQP_URL", FV_AMQP_DEFAULT_URL));
+    /* The URL from the environment or, when it holds a password kept out of the environment,
+     * from FLORES_AMQP_URL_FILE. */
+    url = (char *) fv_conf_secret(conf, "FLORES_AMQP_URL", &ulen);
+    if (url == NULL && fv_conf_str(conf, "FLORES_AMQP_URL_FILE", NULL) != NULL) {
+        free(a);            /* unreadable: said by fv_conf_secret(); no fallback to guest */
+        return NULL;
+    }
+    if (url == NULL) {
+        url = strdup(FV_AMQP_DEFAULT_URL);
+        ulen = strlen(FV_AMQP_DEFAULT_URL);
+    }
     if (url == NULL) {
         free(a);
         return NULL;
@@ -122,6 +132,7 @@ fv_amqp_connect(const fv_conf_t *conf, int heartbeat)
     if (amqp_parse_url(url, &ci) != AMQP_STATUS_OK) {
         /* The URL may hold a password: never log it. */
         fv_log(FV_LOG_ERROR, "FLORES_AMQP_URL is not an amqp:// URL");
+        explicit_bzero(url, ulen);
         free(url);
         free(a);
         return NULL;
@@ -141,6 +152,11 @@ fv_amqp_connect(const fv_conf_t *conf, int heartbeat)
 
     a->conn = amqp_new_connection();
     if (a->conn == NULL) {
+        if (secret != NULL) {
+            explicit_bzero(secret, slen);
+            free(secret);
+        }
+        explicit_bzero(url, ulen);
         free(url);
         free(a);
         return NULL;
@@ -201,6 +217,7 @@ fv_amqp_connect(const fv_conf_t *conf, int heartbeat)
         goto failed;
     }
 
+    explicit_bzero(url, ulen);
     free(url);
     return a;
 
@@ -212,6 +229,7 @@ failed:
         free(secret);
     }
     a->broken = 1;
+    explicit_bzero(url, ulen);
     free(url);
     fv_amqp_close(a);
     return NULL;

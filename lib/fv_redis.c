@@ -62,7 +62,8 @@ fv_redis_userinfo(const char *s, const char *at, fv_redis_url_t *u)
 
 
 /* redis://[user[:password]@]host[:port][/db]; nothing else (no query).  The password, when
- * not in the URL, comes from FLORES_REDIS_PASSWORD[_FILE]. */
+ * not in the URL, comes from FLORES_REDIS_PASSWORD[_FILE]; the URL itself may come from
+ * FLORES_REDIS_URL_FILE. */
 static int
 fv_redis_url_parse(const char *url, fv_redis_url_t *u)
 {
@@ -135,13 +136,35 @@ fv_redis_url_parse(const char *url, fv_redis_url_t *u)
 }
 
 
+/* FLORES_REDIS_URL, or the contents of FLORES_REDIS_URL_FILE (a URL that holds a password
+ * kept out of the environment), parsed into u: 0, or -1. */
+static int
+fv_redis_url_get(const fv_conf_t *conf, fv_redis_url_t *u)
+{
+    unsigned char  *url;
+    size_t          len;
+    int             rc;
+
+    url = fv_conf_secret(conf, "FLORES_REDIS_URL", &len);
+    if (url == NULL) {
+        memset(u, 0, sizeof(fv_redis_url_t));
+        return -1;
+    }
+
+    rc = fv_redis_url_parse((const char *) url, u);
+    explicit_bzero(url, len);
+    free(url);
+    return rc;
+}
+
+
 int
 fv_redis_conf_ok(const fv_conf_t *conf)
 {
     fv_redis_url_t  u;
     int             ok;
 
-    ok = fv_redis_url_parse(fv_conf_str(conf, "FLORES_REDIS_URL", NULL), &u) == 0;
+    ok = fv_redis_url_get(conf, &u) == 0;
     explicit_bzero(&u, sizeof(u));
     return ok;
 }
@@ -251,7 +274,7 @@ fv_redis_context(fv_worker_t *w)
         w->redis = NULL;
     }
 
-    if (fv_redis_url_parse(fv_conf_str(conf, "FLORES_REDIS_URL", NULL), &u) != 0) {
+    if (fv_redis_url_get(conf, &u) != 0) {
         fv_log(FV_LOG_ERROR, "FLORES_REDIS_URL is not a redis://[user@]host:port/db URL");
         w->redis_broken = 1;
         return NULL;

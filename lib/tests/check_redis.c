@@ -102,6 +102,41 @@ START_TEST(urls)
 END_TEST
 
 
+/* The URL may come from a file (FLORES_REDIS_URL_FILE), password and all. */
+START_TEST(the_url_from_a_file)
+{
+    redisReply  *reply;
+    fv_conf_t   *conf;
+    char         path[] = "/tmp/check_redis_url.XXXXXX";
+    int          fd;
+
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, redis_url, strlen(redis_url)), (ssize_t) strlen(redis_url));
+    ck_assert_int_eq(write(fd, "\n", 1), 1);
+    (void) close(fd);
+
+    ck_assert_int_eq(unsetenv("FLORES_REDIS_URL"), 0);
+    ck_assert_int_eq(setenv("FLORES_REDIS_URL_FILE", path, 1), 0);
+    conf = fv_conf_open();
+    ck_assert_ptr_nonnull(conf);
+    ck_assert(fv_redis_conf_ok(conf));
+    server = fv_server_new(&svc, conf);
+    ck_assert_ptr_nonnull(server);
+    fv_worker_init(&worker, server, 0);
+
+    reply = fv_redis_command(&worker, "PING");
+    ck_assert_ptr_nonnull(reply);
+    ck_assert_int_eq(reply->type, REDIS_REPLY_STATUS);
+    freeReplyObject(reply);
+
+    stop_server();
+    ck_assert_int_eq(unsetenv("FLORES_REDIS_URL_FILE"), 0);
+    (void) unlink(path);
+}
+END_TEST
+
+
 /* A user with a wrong password gets no connection; the password is in no log line. */
 START_TEST(a_wrong_password_is_refused)
 {
@@ -271,6 +306,7 @@ main(void)
         tcase_add_test(tc, binary_safe_arguments_and_scripts);
         tcase_add_test(tc, a_connection_closed_while_idle_is_replaced);
         tcase_add_test(tc, a_wrong_password_is_refused);
+        tcase_add_test(tc, the_url_from_a_file);
     } else {
         (void) fprintf(stderr, "check_redis: FLORES_TEST_REDIS_URL is not set; "
                        "the tests against a server are skipped\n");
