@@ -97,7 +97,9 @@ fv_amqp_connect(const fv_conf_t *conf, int heartbeat)
     amqp_socket_t               *sock;
     amqp_rpc_reply_t             r;
     fv_amqp_t                   *a;
+    unsigned char               *secret;
     char                        *url, why[256];
+    size_t                       slen = 0, ulen = 0;
     int                          rc;
 
     a = calloc(1, sizeof(fv_amqp_t));
@@ -109,7 +111,17 @@ fv_amqp_connect(const fv_conf_t *conf, int heartbeat)
         fv_conf_str(conf, "FLORES_AMQP_EXCHANGE", "flores.events"));
     a->timeout_ms = fv_conf_long(conf, "FLORES_AMQP_TIMEOUT", 5000, 100, 600000);
 
-    url = strdup(fv_conf_str(conf, "FLORES_AMQP_URL", FV_AMQP_DEFAULT_URL));
+    /* The URL from the environment or, when it holds a password kept out of the environment,
+     * from FLORES_AMQP_URL_FILE. */
+    url = (char *) fv_conf_secret(conf, "FLORES_AMQP_URL", &ulen);
+    if (url == NULL && fv_conf_str(conf, "FLORES_AMQP_URL_FILE", NULL) != NULL) {
+        free(a);            /* unreadable: said by fv_conf_secret(); no fallback to guest */
+        return NULL;
+    }
+    if (url == NULL) {
+        url = strdup(FV_AMQP_DEFAULT_URL);
+        ulen = strlen(FV_AMQP_DEFAULT_URL);
+    }
     if (url == NULL) {
         free(a);
         return NULL;
@@ -120,6 +132,7 @@ fv_amqp_connect(const fv_conf_t *conf, int heartbeat)
     if (amqp_parse_url(url, &ci) != AMQP_STATUS_OK) {
         /* The URL may hold a password: never log it. */
         fv_log(FV_LOG_ERROR, "FLORES_AMQP_URL is not an amqp:// URL");
+        explicit_bzero(url, ulen);
         free(url);
         free(a);
         return NULL;
@@ -130,8 +143,20 @@ fv_amqp_connect(const fv_conf_t *conf, int heartbeat)
         ci.vhost = "/";
     }
 
+    /* The password may live in a file of its own (FLORES_AMQP_PASSWORD_FILE), the URL then
+     * naming only the user. */
+    secret = fv_conf_secret(conf, "FLORES_AMQP_PASSWORD", &slen);
+    if (secret != NULL) {
+        ci.password = (char *) secret;
+    }
+
     a->conn = amqp_new_connection();
     if (a->conn == NULL) {
+        if (secret != NULL) {
+            explicit_bzero(secret, slen);
+            free(secret);
+        }
+        explicit_bzero(url, ulen);
         free(url);
         free(a);
         return NULL;
@@ -163,6 +188,11 @@ fv_amqp_connect(const fv_conf_t *conf, int heartbeat)
      * library at least every second, ask for them. */
     r = amqp_login(a->conn, ci.vhost, 0, 131072, heartbeat, AMQP_SASL_METHOD_PLAIN, ci.user,
         ci.password);
+    if (secret != NULL) {
+        explicit_bzero(secret, slen);
+        free(secret);
+        secret = NULL;
+    }
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         fv_amqp_why(r, why, sizeof(why));
         fv_log(FV_LOG_WARN, "RabbitMQ login failed: %s", why);
@@ -179,19 +209,27 @@ fv_amqp_connect(const fv_conf_t *conf, int heartbeat)
         goto failed;
     }
 
+    /* Passively: the exchange is the deployment's (declared when the broker is provisioned),
+     * and a service's user may not configure it. */
     (void) amqp_exchange_declare(a->conn, FV_AMQP_CHANNEL, amqp_cstring_bytes(a->exchange),
-        amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
-    if (fv_amqp_check(a, "declaring the exchange") != 0) {
+        amqp_cstring_bytes("topic"), 1, 1, 0, 0, amqp_empty_table);
+    if (fv_amqp_check(a, "looking up the exchange") != 0) {
         goto failed;
     }
 
+    explicit_bzero(url, ulen);
     free(url);
     return a;
 
 failed:
 
     /* Nothing worth a polite close handshake was opened. */
+    if (secret != NULL) {
+        explicit_bzero(secret, slen);
+        free(secret);
+    }
     a->broken = 1;
+    explicit_bzero(url, ulen);
     free(url);
     fv_amqp_close(a);
     return NULL;

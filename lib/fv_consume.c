@@ -17,10 +17,15 @@
  *
  *   product.rating        bound to the events exchange with the consumer's patterns;
  *   product.rating.retry  without consumers: each message carries its own expiration (the
- *                         delay), after which the broker dead-letters it to the default
+ *                         delay), after which the broker dead-letters it to the service's
  *                         exchange with routing key "product.rating", back to the queue;
  *   product.rating.dead   what failed for good, until an operator lists or replays it
  *                         (flores-events dead list | replay).
+ *
+ * Copies travel through the service's own direct exchange, product.consumers, to which each
+ * of the three queues is bound under its own name, and never through the default exchange:
+ * write on the default exchange would let a service put messages into any queue, so the
+ * broker gives none (a service's user may use only the resources named "<service>.*").
  *
  * The thread owns one connection: channel 2 consumes (prefetch FLORES_CONSUMER_PREFETCH,
  * manual acknowledgements), channel 1 publishes to the retry and dead queues in confirm
@@ -88,6 +93,7 @@ struct fv_consume_s {
     pthread_t             thread;
     int                   started;
     char                  queue[FV_CONSUME_NAME_MAX * 2 + 2];
+    char                  exchange[FV_CONSUME_NAME_MAX + 11];   /* <service>.consumers */
     char                  retry[FV_CONSUME_NAME_MAX * 2 + 8];
     char                  dead[FV_CONSUME_NAME_MAX * 2 + 7];
     int                   max_attempts;
@@ -420,6 +426,18 @@ fv_consume_wait(fv_consume_t *cs, fv_delivery_t **out)
 
 /* ---- the broker side ------------------------------------------------------------------ */
 
+/* Binds queue to the service's exchange under its own name. */
+static int
+fv_consume_bind_own(fv_consume_t *cs, const char *queue)
+{
+    (void) amqp_queue_bind(fv_amqp_connection(cs->mq), FV_CONSUME_CHANNEL,
+        amqp_cstring_bytes(queue), amqp_cstring_bytes(cs->exchange), amqp_cstring_bytes(queue),
+        amqp_empty_table);
+
+    return fv_amqp_rpc_ok(cs->mq, "binding a queue to the service's exchange") ? 0 : -1;
+}
+
+
 static int
 fv_consume_connect(fv_consume_t *cs)
 {
@@ -464,10 +482,20 @@ fv_consume_connect(fv_consume_t *cs)
         }
     }
 
-    /* Expired messages go back to the queue, through the default exchange. */
+    (void) amqp_exchange_declare(c, FV_CONSUME_CHANNEL, amqp_cstring_bytes(cs->exchange),
+        amqp_cstring_bytes("direct"), 0, 1, 0, 0, amqp_empty_table);
+    if (!fv_amqp_rpc_ok(cs->mq, "declaring the service's exchange")) {
+        goto failed;
+    }
+
+    if (fv_consume_bind_own(cs, cs->queue) != 0) {
+        goto failed;
+    }
+
+    /* Expired messages go back to the queue, through the service's exchange. */
     dlx[0].key = amqp_cstring_bytes("x-dead-letter-exchange");
     dlx[0].value.kind = AMQP_FIELD_KIND_UTF8;
-    dlx[0].value.value.bytes = amqp_cstring_bytes("");
+    dlx[0].value.value.bytes = amqp_cstring_bytes(cs->exchange);
     dlx[1].key = amqp_cstring_bytes("x-dead-letter-routing-key");
     dlx[1].value.kind = AMQP_FIELD_KIND_UTF8;
     dlx[1].value.value.bytes = amqp_cstring_bytes(cs->queue);
@@ -483,6 +511,10 @@ fv_consume_connect(fv_consume_t *cs)
     (void) amqp_queue_declare(c, FV_CONSUME_CHANNEL, amqp_cstring_bytes(cs->dead), 0, 1, 0, 0,
         amqp_empty_table);
     if (!fv_amqp_rpc_ok(cs->mq, "declaring the dead-letter queue")) {
+        goto failed;
+    }
+
+    if (fv_consume_bind_own(cs, cs->retry) != 0 || fv_consume_bind_own(cs, cs->dead) != 0) {
         goto failed;
     }
 
@@ -623,7 +655,7 @@ fv_consume_move(fv_consume_t *cs, fv_delivery_t *d, const char *queue, long atte
     }
 
     memset(&m, 0, sizeof(m));
-    m.exchange = "";
+    m.exchange = cs->exchange;
     m.routing_key = queue;
     m.message_id = id[0] ? id : NULL;
     m.type = type;
@@ -867,6 +899,7 @@ fv_consumers_start(fv_server_t *s)
         cs->prefetch = (int) fv_conf_long(s->conf, "FLORES_CONSUMER_PREFETCH",
                                           FV_CONSUME_PREFETCH, 1, 16);
         (void) snprintf(cs->queue, sizeof(cs->queue), "%s.%s", svc->name, cs->def->name);
+        (void) snprintf(cs->exchange, sizeof(cs->exchange), "%s.consumers", svc->name);
         (void) snprintf(cs->retry, sizeof(cs->retry), "%s.retry", cs->queue);
         (void) snprintf(cs->dead, sizeof(cs->dead), "%s.dead", cs->queue);
 

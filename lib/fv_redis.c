@@ -19,29 +19,80 @@
 #define FV_REDIS_TIMEOUT_MIN    50
 #define FV_REDIS_TIMEOUT_MAX    1000
 #define FV_REDIS_HOST_MAX       256
+#define FV_REDIS_USER_MAX       128
+#define FV_REDIS_PASS_MAX       256
 
 
 typedef struct {
     char                  host[FV_REDIS_HOST_MAX];
+    char                  user[FV_REDIS_USER_MAX];        /* empty: none */
+    char                  password[FV_REDIS_PASS_MAX];    /* empty: none in the URL */
     int                   port;
     long                  db;
 } fv_redis_url_t;
 
 
-/* redis://host[:port][/db]; nothing else (no user, password or query). */
+/* The "user[:password]@" part of a URL (up to at, excluded), taken literally: no
+ * percent-decoding, so a password must not hold ':', '@' or '/'. */
+static int
+fv_redis_userinfo(const char *s, const char *at, fv_redis_url_t *u)
+{
+    const char  *colon;
+    size_t       n;
+
+    colon = memchr(s, ':', (size_t) (at - s));
+    n = (size_t) ((colon != NULL ? colon : at) - s);
+    if (n == 0 || n >= sizeof(u->user)) {
+        return -1;
+    }
+    memcpy(u->user, s, n);
+    u->user[n] = '\0';
+
+    if (colon != NULL) {
+        n = (size_t) (at - colon - 1);
+        if (n == 0 || n >= sizeof(u->password)) {
+            return -1;
+        }
+        memcpy(u->password, colon + 1, n);
+        u->password[n] = '\0';
+    }
+
+    return 0;
+}
+
+
+/* redis://[user[:password]@]host[:port][/db]; nothing else (no query).  The password, when
+ * not in the URL, comes from FLORES_REDIS_PASSWORD[_FILE]; the URL itself may come from
+ * FLORES_REDIS_URL_FILE. */
 static int
 fv_redis_url_parse(const char *url, fv_redis_url_t *u)
 {
-    const char  *p, *host, *end;
+    const char  *p, *host, *end, *at;
     char        *e;
     size_t       n;
     long         v;
+
+    memset(u, 0, sizeof(fv_redis_url_t));
 
     if (url == NULL || strncmp(url, "redis://", 8) != 0) {
         return -1;
     }
 
     host = url + 8;
+    end = host + strcspn(host, "/?#");
+    at = NULL;
+    for (p = host; p < end; p++) {
+        if (*p == '@') {
+            at = p;
+        }
+    }
+    if (at != NULL) {
+        if (fv_redis_userinfo(host, at, u) != 0) {
+            return -1;
+        }
+        host = at + 1;
+    }
+
     for (p = host; *p != '\0' && *p != ':' && *p != '/'; p++) {
         if (*p == '@' || *p == '?' || *p == '#') {
             return -1;
@@ -85,12 +136,37 @@ fv_redis_url_parse(const char *url, fv_redis_url_t *u)
 }
 
 
+/* FLORES_REDIS_URL, or the contents of FLORES_REDIS_URL_FILE (a URL that holds a password
+ * kept out of the environment), parsed into u: 0, or -1. */
+static int
+fv_redis_url_get(const fv_conf_t *conf, fv_redis_url_t *u)
+{
+    unsigned char  *url;
+    size_t          len;
+    int             rc;
+
+    url = fv_conf_secret(conf, "FLORES_REDIS_URL", &len);
+    if (url == NULL) {
+        memset(u, 0, sizeof(fv_redis_url_t));
+        return -1;
+    }
+
+    rc = fv_redis_url_parse((const char *) url, u);
+    explicit_bzero(url, len);
+    free(url);
+    return rc;
+}
+
+
 int
 fv_redis_conf_ok(const fv_conf_t *conf)
 {
     fv_redis_url_t  u;
+    int             ok;
 
-    return fv_redis_url_parse(fv_conf_str(conf, "FLORES_REDIS_URL", NULL), &u) == 0;
+    ok = fv_redis_url_get(conf, &u) == 0;
+    explicit_bzero(&u, sizeof(u));
+    return ok;
 }
 
 
@@ -123,6 +199,56 @@ fv_redis_idle_ok(redisContext *c)
 }
 
 
+/* AUTH [user] password, when the URL names a user or a password is configured: the password
+ * from the URL, else FLORES_REDIS_PASSWORD[_FILE].  Never logged. */
+static int
+fv_redis_auth(fv_worker_t *w, redisContext *c, const fv_redis_url_t *u)
+{
+    const fv_conf_t  *conf = w->server->conf;
+    unsigned char    *secret = NULL;
+    const char       *pass;
+    redisReply       *reply;
+    size_t            len = 0;
+    int               rc = 0;
+
+    pass = u->password;
+    if (pass[0] == '\0') {
+        secret = fv_conf_secret(conf, "FLORES_REDIS_PASSWORD", &len);
+        if (secret == NULL) {
+            if (u->user[0] != '\0') {
+                fv_redis_failed(w, "auth", "a user but no password (FLORES_REDIS_PASSWORD_FILE)");
+                return -1;
+            }
+            return 0;
+        }
+        pass = (const char *) secret;
+    }
+
+    if (u->user[0] != '\0') {
+        reply = redisCommand(c, "AUTH %s %b", u->user, pass, strlen(pass));
+    } else {
+        reply = redisCommand(c, "AUTH %b", pass, strlen(pass));
+    }
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        /* The server's text (WRONGPASS ...) does not repeat the password. */
+        fv_redis_failed(w, "auth", reply != NULL ? reply->str : c->errstr);
+        rc = -1;
+    }
+
+    if (reply != NULL) {
+        freeReplyObject(reply);
+    }
+
+    if (secret != NULL) {
+        explicit_bzero(secret, len);
+        free(secret);
+    }
+
+    return rc;
+}
+
+
 static redisContext *
 fv_redis_context(fv_worker_t *w)
 {
@@ -148,8 +274,8 @@ fv_redis_context(fv_worker_t *w)
         w->redis = NULL;
     }
 
-    if (fv_redis_url_parse(fv_conf_str(conf, "FLORES_REDIS_URL", NULL), &u) != 0) {
-        fv_log(FV_LOG_ERROR, "FLORES_REDIS_URL is not a redis://host:port/db URL");
+    if (fv_redis_url_get(conf, &u) != 0) {
+        fv_log(FV_LOG_ERROR, "FLORES_REDIS_URL is not a redis://[user@]host:port/db URL");
         w->redis_broken = 1;
         return NULL;
     }
@@ -176,6 +302,13 @@ fv_redis_context(fv_worker_t *w)
         redisFree(c);
         return NULL;
     }
+
+    if (fv_redis_auth(w, c, &u) != 0) {
+        explicit_bzero(&u, sizeof(u));
+        redisFree(c);
+        return NULL;
+    }
+    explicit_bzero(&u, sizeof(u));
 
     if (u.db != 0) {
         reply = redisCommand(c, "SELECT %ld", u.db);

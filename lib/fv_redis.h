@@ -1,6 +1,9 @@
 /* fv_redis.h: Redis for services that declare FV_STORE_REDIS (hiredis 0.14, the old API).
  *
- * FLORES_REDIS_URL (redis://host:port/db; port 6379 and db 0 when left out) sets the store.
+ * FLORES_REDIS_URL (redis://[user[:password]@]host:port/db; port 6379 and db 0 when left out)
+ * sets the store; with a user, the connection starts with AUTH user password, the password
+ * taken from the URL or else from FLORES_REDIS_PASSWORD[_FILE] (an ACL user; never logged).
+ * FLORES_REDIS_URL_FILE names a file holding the whole URL instead.
  * Every worker holds its own connection, opened on first use with a 1 s connect timeout and
  * a 1 s command timeout (FLORES_REDIS_TIMEOUT ms, 50 to 1000).  After a failure (refused,
  * broken, timed out, a server loading its data) the connection is not used again in that

@@ -88,8 +88,72 @@ START_TEST(urls)
     ck_assert(!url_ok("redis://127.0.0.1:6379/x"));
     ck_assert(!url_ok("redis://127.0.0.1:6379/-1"));
     ck_assert(!url_ok("redis://127.0.0.1:6379/0/1"));
-    ck_assert(!url_ok("redis://user:pw@127.0.0.1:6379/0"));
     ck_assert(!url_ok("redis://127.0.0.1:6379/0?x=1"));
+
+    /* ACL users: the password in the URL or in FLORES_REDIS_PASSWORD[_FILE]. */
+    ck_assert(url_ok("redis://user:pw@127.0.0.1:6379/0"));
+    ck_assert(url_ok("redis://flores-cart@127.0.0.1:6379/0"));
+    ck_assert(url_ok("redis://u:p@h"));
+    ck_assert(!url_ok("redis://@127.0.0.1:6379/0"));
+    ck_assert(!url_ok("redis://:pw@127.0.0.1:6379/0"));
+    ck_assert(!url_ok("redis://user:@127.0.0.1:6379/0"));
+    ck_assert(!url_ok("redis://user:pw@/0"));
+}
+END_TEST
+
+
+/* The URL may come from a file (FLORES_REDIS_URL_FILE), password and all. */
+START_TEST(the_url_from_a_file)
+{
+    redisReply  *reply;
+    fv_conf_t   *conf;
+    char         path[] = "/tmp/check_redis_url.XXXXXX";
+    int          fd;
+
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, redis_url, strlen(redis_url)), (ssize_t) strlen(redis_url));
+    ck_assert_int_eq(write(fd, "\n", 1), 1);
+    (void) close(fd);
+
+    ck_assert_int_eq(unsetenv("FLORES_REDIS_URL"), 0);
+    ck_assert_int_eq(setenv("FLORES_REDIS_URL_FILE", path, 1), 0);
+    conf = fv_conf_open();
+    ck_assert_ptr_nonnull(conf);
+    ck_assert(fv_redis_conf_ok(conf));
+    server = fv_server_new(&svc, conf);
+    ck_assert_ptr_nonnull(server);
+    fv_worker_init(&worker, server, 0);
+
+    reply = fv_redis_command(&worker, "PING");
+    ck_assert_ptr_nonnull(reply);
+    ck_assert_int_eq(reply->type, REDIS_REPLY_STATUS);
+    freeReplyObject(reply);
+
+    stop_server();
+    ck_assert_int_eq(unsetenv("FLORES_REDIS_URL_FILE"), 0);
+    (void) unlink(path);
+}
+END_TEST
+
+
+/* A user with a wrong password gets no connection; the password is in no log line. */
+START_TEST(a_wrong_password_is_refused)
+{
+    redisReply  *reply;
+    char         url[512];
+    const char  *at, *host;
+
+    /* The test server's URL with its user (if any) and a wrong password. */
+    at = strrchr(redis_url, '@');
+    host = at != NULL ? at + 1 : redis_url + strlen("redis://");
+    (void) snprintf(url, sizeof(url), "redis://flores-admin:wrong-password@%s", host);
+
+    start_server(url);
+    reply = fv_redis_command(&worker, "PING");
+    ck_assert_ptr_null(reply);
+    ck_assert_int_eq(worker.redis_broken, 1);
+    stop_server();
 }
 END_TEST
 
@@ -241,6 +305,8 @@ main(void)
     if (redis_url != NULL) {
         tcase_add_test(tc, binary_safe_arguments_and_scripts);
         tcase_add_test(tc, a_connection_closed_while_idle_is_replaced);
+        tcase_add_test(tc, a_wrong_password_is_refused);
+        tcase_add_test(tc, the_url_from_a_file);
     } else {
         (void) fprintf(stderr, "check_redis: FLORES_TEST_REDIS_URL is not set; "
                        "the tests against a server are skipped\n");

@@ -16,11 +16,9 @@ my $u = register_user(name => 'Pablo Postgres', tag => 'store');
 my $HEALTH = "$ENV{FLORES_INTERNAL_URL}/services/auth/health";
 my %ctx;
 
-# The pid listening on the auth service's FastCGI port (B+101), when ss can tell.
+# The pid listening on the auth service's FastCGI socket, when ss can tell.
 sub auth_pid {
-    my $base = $ENV{FLORES_PORT_BASE} or return undef;
-    my $port = $base + 101;
-    my $r = run_cmd(['ss', '-Htlnp', "sport = :$port"], timeout => 10);
+    my $r = run_cmd(['ss', '-Hxlp', 'src', service_socket('auth')], timeout => 10);
     return $r->{rc} == 0 && $r->{out} =~ /pid=(\d+)/ ? $1 : undef;
 }
 

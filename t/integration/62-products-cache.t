@@ -125,14 +125,15 @@ run_blocks([
         # gateway's cache, other gateways): one FastCGI request straight to it.
         name => 'the service itself: the same ETag, and 304 to it',
         then => sub {
-            my $port = $ENV{FLORES_PORT_BASE} + 102;
+            my $sock = service_socket('product');
             my %env = (REQUEST_METHOD => 'GET', DOCUMENT_URI => "/api/products/$X", QUERY_STRING => '',
-                       SCRIPT_NAME => "/api/products/$X", FLORES_REQUEST_ID => 'itest-cgi-1');
-            my $full = run_cmd(['cgi-fcgi', '-bind', '-connect', "127.0.0.1:$port"], env => \%env, timeout => 10);
+                       SCRIPT_NAME => "/api/products/$X", FLORES_REQUEST_ID => 'itest-cgi-1',
+                       FLORES_GATEWAY_KEY => gateway_key());
+            my $full = run_cmd(['cgi-fcgi', '-bind', '-connect', $sock], env => \%env, timeout => 10);
             like($full->{out}, qr/^Status: 200/m, 'direct: 200');
             my ($tag) = $full->{out} =~ /^ETag: (\S+)\r?$/m;
             is($tag, $ctx{etag}, 'direct: the ETag the gateway gave');
-            my $nm = run_cmd(['cgi-fcgi', '-bind', '-connect', "127.0.0.1:$port"],
+            my $nm = run_cmd(['cgi-fcgi', '-bind', '-connect', $sock],
                 env => { %env, HTTP_IF_NONE_MATCH => $ctx{etag} }, timeout => 10);
             like($nm->{out}, qr/^Status: 304/m, 'direct: 304 to If-None-Match');
             unlike($nm->{out}, qr/"status"/, 'direct: no body with the 304');

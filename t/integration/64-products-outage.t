@@ -22,8 +22,7 @@ my $TAG = uc random_hex(4);
 my $P = "T64${TAG}P";
 
 sub product_pid {
-    my $port = $ENV{FLORES_PORT_BASE} + 102;
-    my $r = run_cmd(['ss', '-Htlnp', "sport = :$port"], timeout => 10);
+    my $r = run_cmd(['ss', '-Hxlp', 'src', service_socket('product')], timeout => 10);
     return $r->{rc} == 0 && $r->{out} =~ /pid=(\d+)/ ? $1 : undef;
 }
 

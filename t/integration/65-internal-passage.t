@@ -1,6 +1,6 @@
 #!/usr/bin/perl
-# 65-internal-passage.t: services calling each other through the internal listener
-# (/internal/<service>/api/...): the callee sees role "service" there and only there.  A
+# 65-internal-passage.t: services calling each other through the internal socket
+# (/internal/<service>/api/..., FLORES_INTERNAL_SOCKET): the callee sees role "service" there and only there.  A
 # token's role "service", client headers or the public listener never make a caller a
 # service.  Probed with the product service's stock route (FV_SERVICE: services and
 # administrators) and an empty body, so that nothing changes: 400 means the caller was let
@@ -71,9 +71,17 @@ run_blocks([
         status  => 404,
     },
     {
-        # The internal listener serves 127.0.0.1 only.
-        name    => 'another address is refused on the internal listener',
+        # The passage is on the gateway's unix socket only (reachable by the services' group):
+        # the read-only TCP listener, which any local user can reach, has none.
+        name    => 'the read-only TCP listener has no passage',
         request => ['PATCH', "$ENV{FLORES_INTERNAL_URL}/internal/product$stock", {}],
+        source  => '127.0.0.1',
+        status  => 404,
+    },
+    {
+        # The read-only TCP listener serves 127.0.0.1 only.
+        name    => 'another address is refused on the internal TCP listener',
+        request => ['GET', "$ENV{FLORES_INTERNAL_URL}/services/product/health"],
         source  => '127.0.0.9',
         status  => 403,
     },

@@ -23,6 +23,9 @@ use File::Basename qw(dirname);
 use File::Find ();
 use File::Temp ();
 use Cwd qw(abs_path);
+use IO::Socket::UNIX ();
+use IO::Select ();
+use Socket qw(SOCK_STREAM);
 
 our @EXPORT = qw(
     ROOT ABSENT
@@ -32,6 +35,7 @@ our @EXPORT = qw(
     pg pg_value pg_dump_schema
     events_bin events_declare events_tail events_delete unique_queue
     run_cmd flores stop_component start_component stack_down stack_up cleanup
+    redis_cmd gateway_key service_socket
     metric_sum auth_requests auth_log_lines wait_for median now_ms
     run_blocks finish
 );
@@ -176,7 +180,10 @@ sub api {
     my $http = HTTP::Tiny->new(timeout => 15, keep_alive => 0, agent => 'flores-tests/1',
         (defined $source ? (local_address => $source) : ()));
     my $t0 = now_ms();
-    my $r = $http->request($method, $url, \%opt);
+    # A client address names a TCP connection: a unix socket has none.
+    my $unix = defined $opts->{source} ? undef : _internal_socket_path($method, $url);
+    my $r = defined $unix ? _unix_request($method, $ENV{FLORES_INTERNAL_SOCKET}, $unix, \%opt)
+          : $http->request($method, $url, \%opt);
     my $ms = now_ms() - $t0;
     my $json;
     if (defined $r->{content} && length $r->{content}) {
@@ -193,6 +200,55 @@ sub api {
         url     => $url,
         method  => $method,
     };
+}
+
+# The gateway's internal listener is two: the read-only TCP one (FLORES_INTERNAL_URL: metrics,
+# health, GET /breakers) and a unix socket (FLORES_INTERNAL_SOCKET) for the internal API
+# passage /internal/..., POST /breakers and /revocations.  A request to FLORES_INTERNAL_URL
+# for one of those goes to the socket, as the services' own calls do, unless it names its
+# client address (source => ...): then it stays on TCP.  Returns its path.
+sub _internal_socket_path {
+    my ($method, $url) = @_;
+    return undef unless $ENV{FLORES_INTERNAL_SOCKET} && index($url, "$ENV{FLORES_INTERNAL_URL}/") == 0;
+    my $path = substr $url, length $ENV{FLORES_INTERNAL_URL};
+    return $path if $path =~ m{^/(?:internal|revocations)(?:[/?]|\z)};
+    return $path if $path =~ m{^/breakers(?:\?|\z)} && $method ne 'GET';
+    return undef;
+}
+
+# One HTTP/1.0 request over a unix socket (the answer ends with the connection: no chunks).
+# Returns what HTTP::Tiny's request() does: {status, reason, headers, content}.
+sub _unix_request {
+    my ($method, $sock, $path, $opt) = @_;
+    my $fail = sub { return { status => 599, reason => 'Internal Exception', headers => {}, content => "$_[0]\n" } };
+    my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $sock)
+        or return $fail->("cannot connect to $sock: $!");
+    my $body = $opt->{content};
+    return $fail->('a streamed body cannot go to the internal socket') if ref $body;
+    my %h = %{ $opt->{headers} || {} };
+    my $req = "$method $path HTTP/1.0\r\nHost: localhost\r\nUser-Agent: flores-tests/1\r\n";
+    $req .= "$_: $h{$_}\r\n" for sort keys %h;
+    $req .= 'Content-Length: ' . length($body) . "\r\n" if defined $body;
+    $req .= "\r\n" . ($body // '');
+    print {$s} $req;
+    my ($raw, $sel) = ('', IO::Select->new($s));
+    while ($sel->can_read(15)) {
+        my $n = sysread $s, my $buf, 65536;
+        last unless $n;
+        $raw .= $buf;
+    }
+    close $s;
+    my ($head, $content) = split /\r\n\r\n/, $raw, 2;
+    my ($status, $reason) = ($head // '') =~ m{^HTTP/1\.[01] (\d{3}) ?([^\r\n]*)}
+        or return $fail->("no HTTP answer on $sock");
+    my %headers;
+    for my $line (split /\r\n/, $head) {
+        next unless $line =~ /^([^:\s]+):\s*(.*)$/;
+        my $k = lc $1;
+        $headers{$k} = exists $headers{$k}
+            ? [ref $headers{$k} ? @{ $headers{$k} } : $headers{$k}, $2] : $2;
+    }
+    return { status => $status, reason => $reason, headers => \%headers, content => $content // '' };
 }
 
 sub internal_api {
@@ -508,6 +564,27 @@ sub run_cmd {
     $err = Encode::decode('UTF-8', $err);
     return { rc => $rc, out => $text, err => $err, text => $text . $err, ms => now_ms() - $t0 };
 }
+
+# redis_cmd(@args): redis-cli as the stack's administrator (FLORES_REDIS_URL names the user and
+# the password; the password travels in the environment, never on a command line); its output.
+sub redis_cmd {
+    my ($user, $pass, $port) = ($ENV{FLORES_REDIS_URL} // '') =~ m{^redis://(?:([^:@/]+)(?::([^@/]*))?@)?[^:/]+:(\d+)};
+    my $r = run_cmd(['redis-cli', '--no-auth-warning', (defined $user ? ('--user', $user) : ()),
+        '-h', '127.0.0.1', '-p', $port, @_], env => { REDISCLI_AUTH => $pass // '' }, timeout => 10);
+    chomp(my $out = $r->{out});
+    return $out;
+}
+
+# The gateway key the services expect in FLORES_GATEWAY_KEY ('' when the stack has none).
+sub gateway_key {
+    my $file = $ENV{FLORES_GATEWAY_KEY_FILE} or return '';
+    open my $fh, '<', $file or return '';
+    chomp(my $k = <$fh> // '');
+    return $k;
+}
+
+# Where a service listens (its unix socket in FLORES_SOCK_DIR).
+sub service_socket { return "$ENV{FLORES_SOCK_DIR}/$_[0].sock" }
 
 # ./flores on the same stack (FLORES_STACK_DIR, FLORES_PORT_BASE, FLORES_HTTP_PORT are in
 # the environment).
