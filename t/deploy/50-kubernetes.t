@@ -385,6 +385,11 @@ sub ns_get {
     make_path("$p/cache", "$p/tmp", "$p/secrets");
     chmod 0777, "$p/cache";
     spew("$p/secrets/jwt-secret", 'k' x 48);
+    # The gateway key as the pod has it: the Secret's item, and what the image's entry point
+    # writes from it (/tmp/gateway-key.conf, linked as /etc/flores/nginx/gateway-key.conf).
+    my $gw_key = join '', map { sprintf '%02x', int rand 256 } 1 .. 32;
+    spew("$p/secrets/gateway.key", $gw_key);
+    spew("$etc/gateway-key.conf", qq{fastcgi_param  FLORES_GATEWAY_KEY  "$gw_key";\n});
     for my $file (glob("$K8S/base/nginx/*.conf")) {
         my $t = slurp($file);
         $t =~ s{/usr/lib/nginx/modules/ngx_http_flores_module\.so}{$module}g;
@@ -392,7 +397,8 @@ sub ns_get {
         $t =~ s{/run/secrets/flores}{$p/secrets}g;
         $t =~ s{/tmp/nginx\.pid}{$p/tmp/nginx.pid}g;
         $t =~ s{\bflores-([a-z]+):9000}{$POD{$1}:9000}g;    # the Services' addresses
-        $t =~ s{^(\s*)listen (8080|8081);}{$1listen $GW:$2;}mg;
+        $t =~ s{/tmp/gateway-key\.conf}{$etc/gateway-key.conf}g;
+        $t =~ s{^(\s*)listen (8080|8081|8082);}{$1listen $GW:$2;}mg;
         spew("$etc/" . ($file =~ s{.*/}{}r), $t);
     }
     unlike(slurp("$etc/upstreams.conf"), qr/flores-[a-z]+:9000/, 'every upstream given an address');
@@ -411,7 +417,7 @@ sub ns_get {
         spawn_in_ns("$p/$svc.log", 'env', '-i', 'PATH=/usr/bin:/bin', 'LANG=C.UTF-8',
                     "FLORES_LISTEN=$POD{$svc}:9000", 'FLORES_WORKERS=2',
                     'FLORES_REDIS_URL=redis://10.255.0.200:6379/0', 'FLORES_REDIS_TIMEOUT=300',
-                    "FLORES_INTERNAL_URL=http://$GW:8081", $bin);
+                    "FLORES_INTERNAL_URL=http://$GW:8081", "FLORES_GATEWAY_KEY_FILE=$p/secrets/gateway.key", $bin);
     }
     spawn_in_ns("$p/nginx.log", 'nginx', '-e', 'stderr', '-p', "$p/", '-c', "$etc/nginx.conf",
                 '-g', 'daemon off;');
