@@ -311,7 +311,7 @@ for my $s (@svc) {
 is_deeply($f->{mounted}{'flores-gateway'}, ['gateway-key'], 'gateway: the gateway key only');
 is_deeply($f->{mounted}{'flores-migrate'}, [sort map { "$_-pg-password" } qw(auth user order review contact)],
           'migrate: the services\' database passwords (each migrates as its own role)');
-is_deeply($f->{otherSecrets}{'flores-auth'}, ['flores-jwt-keys'], 'auth: the signing keys, and only auth');
+is_deeply($f->{otherSecrets}{'flores-auth'}, ['flores-jwks', 'flores-jwt-keys'], 'auth: the signing keys (and only auth) and the JWKS');
 is_deeply($f->{otherSecrets}{'flores-gateway'}, ['flores-jwks'], 'gateway: the public JWKS');
 for my $s (grep { $_ ne 'auth' } @svc) {
     is_deeply($f->{otherSecrets}{"flores-$s"}, [], "$s: no other Secret");
