@@ -9,6 +9,11 @@
 #   - every service runs as the unprivileged user flores with the hardening the deployment
 #     relies on, restarts on failure, stops with SIGTERM within a bounded time, and is ordered
 #     after the stores it uses;
+#   - each service listens on its unix socket in /run/flores (0660, the directory made by the
+#     installed tmpfiles.d file 2750 flores:flores-gateway), may write there and nowhere else,
+#     demands the gateway key, and sees of the secrets only its own and the gateway key (auth:
+#     the signing keys too); nginx's workers run in group flores-gateway, the upstreams are
+#     the sockets; the installed settings carry no password (secret files instead);
 #   - `systemd-analyze security --offline=true` scores it (printed as diagnostics) at most
 #     MAX_EXPOSURE ("OK" in systemd's words).
 # Temporary files only (run/t-systemd, removed at the end); nothing is started.
@@ -118,6 +123,78 @@ for my $svc (@SERVICES) {
 like(slurp("$unitdir/flores.target"),
      qr/^Wants=flores-migrate\.service( flores-[a-z]+\.service){8}$/m,
      'flores.target wants the migrations and the eight services');
+
+# ---- sockets, gateway key, secrets -----------------------------------------------------------
+
+my $tmpfiles = "$root/usr/lib/tmpfiles.d/flores.conf";
+ok(-f $tmpfiles, 'tmpfiles.d/flores.conf is installed');
+like(slurp($tmpfiles), qr{^d /run/flores 2750 flores flores-gateway -$}m,
+     'tmpfiles.d: /run/flores 2750 flores:flores-gateway (setgid: sockets get the group)');
+my $secrets = "$root/etc/flores/secrets";
+my %uses = (
+    pg    => [qw(auth user order review contact)],
+    amqp  => [qw(auth product user order review contact)],
+    redis => [qw(cart wishlist)],
+);
+for my $svc (@SERVICES) {
+    my $u = "flores-$svc.service";
+    my $text = slurp("$unitdir/$u");
+    my @want = ('ReadWritePaths=/run/flores', "TemporaryFileSystem=$secrets:ro",
+                "BindReadOnlyPaths=$secrets/gateway.key");
+    my @missing = grep { $text !~ /^\Q$_\E$/m } @want;
+    is_deeply(\@missing, [], "$u: writes only /run/flores; secrets hidden but the gateway key");
+    my @binds = $text =~ /^BindReadOnlyPaths=-?(\S.*)$/mg;
+    my @seen = sort map { split ' ' } @binds;
+    my @expect = sort("$secrets/gateway.key", "$secrets/$svc", $svc eq 'auth' ? "$secrets/jwt" : ());
+    is_deeply([map { s/^-//r } @seen], \@expect, "$u: sees its own secrets only");
+
+    my $env = slurp("$root/etc/flores/$svc.env");
+    my %set = $env =~ /^([A-Z_][A-Z0-9_]*)=(.*)$/mg;
+    is($set{FLORES_LISTEN}, "/run/flores/$svc.sock", "$svc.env: FLORES_LISTEN is its socket");
+    is($set{FLORES_LISTEN_MODE}, '0660', "$svc.env: socket mode 0660");
+    is($set{FLORES_GATEWAY_KEY_FILE}, "$secrets/gateway.key", "$svc.env: the gateway key is required");
+    unlike($env, qr{^FLORES_[A-Z_]*URL=[a-z]+://[^/\s]*:[^/\s]*@}m, "$svc.env: no password in a URL");
+    ok(!exists $set{FLORES_AMQP_URL} && !exists $set{FLORES_REDIS_URL},
+       "$svc.env: broker and Redis URLs come from secret files");
+    if (grep { $_ eq $svc } @{$uses{pg}}) {
+        like($set{FLORES_PG_URL} // '', qr{^postgresql://flores_$svc@}, "$svc.env: its own PostgreSQL role");
+        is($set{FLORES_PG_PASSWORD_FILE}, "$secrets/$svc/pg-password", "$svc.env: its password file");
+    }
+    if (grep { $_ eq $svc } @{$uses{amqp}}) {
+        is($set{FLORES_AMQP_URL_FILE}, "$secrets/$svc/amqp-url", "$svc.env: its RabbitMQ user's URL file");
+    }
+    if (grep { $_ eq $svc } @{$uses{redis}}) {
+        is($set{FLORES_REDIS_URL_FILE}, "$secrets/$svc/redis-url", "$svc.env: its Redis user's URL file");
+    }
+    if (exists $set{FLORES_INTERNAL_URL}) {
+        is($set{FLORES_INTERNAL_SOCKET}, '/run/flores/internal.sock',
+           "$svc.env: the internal API passage over the gateway's unix socket");
+    }
+}
+my $auth = slurp("$root/etc/flores/auth.env");
+like($auth, qr{^FLORES_JWT_ALG=ES256$}m, 'auth.env: ES256 tokens');
+like($auth, qr{^FLORES_JWT_KEYS_DIR=\Q$secrets\E/jwt$}m, 'auth.env: private keys under the secrets');
+like($auth, qr{^FLORES_JWT_JWKS_FILE=\Q$root\E/etc/flores/jwks\.json$}m, 'auth.env: the public JWKS');
+unlike(slurp("$unitdir/flores-migrate.service"), qr{^BindReadOnlyPaths=}m,
+       'flores-migrate.service: reads every service\'s password file');
+like(slurp("$unitdir/flores-migrate.service"), qr{^InaccessiblePaths=-\Q$secrets\E/jwt$}m,
+     'flores-migrate.service: never the signing keys');
+
+my $nginx = "$root/etc/flores/nginx";
+like(slurp("$nginx/nginx.conf"), qr{^user www-data flores-gateway;$}m,
+     'nginx.conf: workers in group flores-gateway (the sockets), not flores (the secrets)');
+my $up = slurp("$nginx/upstreams.conf");
+for my $svc (@SERVICES) {
+    like($up, qr{^upstream flores_$svc\s*\{ server unix:/run/flores/$svc\.sock; \}$}m,
+         "upstreams.conf: flores_$svc is its socket");
+}
+unlike($up, qr{server 127\.0\.0\.1:}, 'upstreams.conf: no TCP port of a service');
+ok(!-e "$nginx/gateway-key.conf", 'the gateway key is made on the machine, never installed');
+for my $tool (qw(flores-provision flores-keys)) {
+    ok(-x "$root/usr/sbin/$tool", "$tool is installed");
+    like(slurp("$root/usr/sbin/$tool"), qr{^DEFAULT_CONF_DIR=\Q$root\E/etc/flores$}m,
+         "$tool: the configured directory");
+}
 
 # ---- systemd-analyze security ----------------------------------------------------------------
 

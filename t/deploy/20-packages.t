@@ -9,7 +9,10 @@
 # install pulls nginx and the libraries from Debian, flores-migrate makes the schemas in a
 # database of their own, the services run as their units say (user flores, EnvironmentFile=,
 # ExecStart=), Debian's nginx with the packaged gateway configuration (the module loaded through
-# modules-enabled).  Through that nginx: /health, the seeded
+# modules-enabled).  The trust boundaries: postinst made the gateway key, the first ES256 key
+# and /run/flores; flores-provision (from the host, with the stores' admin access) made every
+# service's own credentials; each service listens on its unix socket, which nobody cannot
+# open and which answers 403 without the gateway key.  Through that nginx: /health, the seeded
 # catalogue, register and login.  The container and the stores are removed at the end, also
 # on failure.
 
@@ -113,7 +116,8 @@ like(deb_control_file($module_deb, 'postinst'), qr{modules-enabled},
 
 my $svc = deb_files($flores_deb);
 my @want = (
-    (map { "/usr/sbin/flores-$_" } qw(auth product user order cart wishlist review contact admin migrate)),
+    (map { "/usr/sbin/flores-$_" } qw(auth product user order cart wishlist review contact admin migrate provision keys)),
+    '/usr/lib/tmpfiles.d/flores.conf',
     '/usr/bin/flores-events',
     '/usr/bin/flores-catalog',
     (map { "/lib/systemd/system/flores-$_.service" } qw(auth product user order cart wishlist review contact migrate)),
@@ -136,7 +140,12 @@ is_deeply(\@not_conffile, [], 'every file under /etc is a conffile (' . scalar(@
 ok($is_conffile{"/etc/flores/$_.env"}, "conffile /etc/flores/$_.env")
     for qw(auth product user order cart wishlist review contact);
 like(deb_field($flores_deb, 'Depends'), qr/\bpostgresql-client\b/, 'services package needs psql (flores-migrate)');
-like(deb_control_file($flores_deb, 'postinst'), qr/adduser --system/, 'postinst creates the system user');
+my $postinst = deb_control_file($flores_deb, 'postinst');
+like($postinst, qr/adduser --system/, 'postinst creates the system user');
+like($postinst, qr/addgroup --system --quiet flores-gateway/, 'postinst creates the sockets\' group');
+like($postinst, qr/flores-provision .*gateway-key/, 'postinst makes the gateway key');
+like($postinst, qr/flores-keys --no-reload init/, 'postinst makes the first signing key');
+unlike($postinst, qr/jwt\.key/, 'no shared HS256 secret any more');
 
 # ---- stores on the host ----------------------------------------------------------------------
 
@@ -147,9 +156,26 @@ for my $store (qw(postgres redis rabbitmq mongo smtp)) {
 }
 # A database of their own, empty: flores-migrate makes every schema in it.
 my ($psql) = sort { $b cmp $a } glob('/usr/lib/postgresql/*/bin/psql');
+# The stack's PostgreSQL superuser password, when it has one.
+my %PGENV = -s "$STACK/secrets/pg/postgres" ? (PGPASSWORD => do { my $p = slurp("$STACK/secrets/pg/postgres"); chomp $p; $p }) : ();
 $r = run([$psql, '-X', '-q', '-h', '127.0.0.1', '-p', $BASE + 432, '-U', 'postgres', '-d', 'postgres',
-          '-c', 'create database flores_pkg owner flores']);
+          '-c', 'create database flores_pkg'], env => \%PGENV);
 is($r->{rc}, 0, 'an empty database flores_pkg') or diag($r->{out});
+
+# Every service's credentials in those stores, as an administrator does it (docs/install.md),
+# from this host: it has the stores' admin access.
+my $PROV = "$WORK/provisioned";
+remove_tree($PROV);
+my $ctl = join ' ', 'env', "HOME=$STACK/rabbitmq", "RABBITMQ_NODENAME=flores$BASE\@localhost",
+    'ERL_EPMD_PORT=' . ($BASE + 369), 'RABBITMQ_CONF_ENV_FILE=/dev/null', '/usr/lib/rabbitmq/bin/rabbitmqctl';
+$r = run(['bash', "$ROOT/deploy/flores-provision.in", '-s', $PROV, '-g', '',
+          '--amqp', '127.0.0.1:' . ($BASE + 672), '--redis', '127.0.0.1:' . ($BASE + 379),
+          '--pg-admin', 'host=127.0.0.1 port=' . ($BASE + 432) . ' user=postgres dbname=flores_pkg',
+          '--pg-db', 'flores_pkg', '--rabbitmqctl', $ctl, '--redis-cli', 'redis-cli -p ' . ($BASE + 379), 'all'],
+         env => \%PGENV, timeout => 120);
+is($r->{rc}, 0, 'flores-provision all: roles, users, ACL users and their secret files') or diag($r->{out});
+like($r->{out}, qr/role flores_order owns schema orders/, '  ... PostgreSQL role per service');
+like($r->{out}, qr/guest deleted/, '  ... RabbitMQ without guest');
 
 # ---- the container ---------------------------------------------------------------------------
 
@@ -157,7 +183,7 @@ $r = run([$ENGINE, 'base'], timeout => 900);
 is($r->{rc}, 0, 'base image local/flores-bookworm') or diag(tail_of($r->{out}));
 engine(['rm', '-f', '-t', '0', $NAME], timeout => 60);
 $r = engine(['run', '-d', '--name', $NAME, '--network', 'host',
-             '-v', "$DEBS:/pkgs:ro", '-v', "$FindBin::Bin/data:/t:ro",
+             '-v', "$DEBS:/pkgs:ro", '-v', "$FindBin::Bin/data:/t:ro", '-v', "$PROV:/provisioned:ro",
              'local/flores-bookworm', 'sleep', 'infinity'], timeout => 120);
 $container_started = 1;
 is($r->{rc}, 0, "container $NAME (host network)") or diag($r->{out});
@@ -172,18 +198,28 @@ like($r->{out}, qr/^libnginx-mod-http-flores \S+ installed$/m, 'module package i
 like($r->{out}, qr/^nginx \S+ installed$/m, 'nginx pulled in from Debian');
 
 $r = engine(['exec', $NAME, 'sh', '-c',
-             'readlink /etc/nginx/modules-enabled/50-mod-http-flores.conf; id flores; stat -c "%a %U:%G" /etc/flores/jwt.key;'
+             'readlink /etc/nginx/modules-enabled/50-mod-http-flores.conf; id flores;'
+             . ' stat -c "%n %a %U:%G" /etc/flores/secrets /etc/flores/secrets/gateway.key /etc/flores/nginx/gateway-key.conf'
+             . ' /etc/flores/secrets/jwt /etc/flores/jwks.json /run/flores;'
+             . ' echo "key $(cat /etc/flores/secrets/gateway.key)"; ls /etc/flores/secrets/jwt | sed "s/^/jwt-file /";'
+             . ' grep -c "\"kty\": *\"EC\"" /etc/flores/jwks.json | sed "s/^/jwks-ec-keys /";'
              . ' grep -qx "include /etc/nginx/modules-enabled/\*.conf;" /etc/flores/nginx/nginx.conf && echo module-through-modules-enabled']);
 like($r->{out}, qr{^/usr/share/nginx/modules-available/mod-http-flores\.conf$}m, 'module enabled in modules-enabled');
 like($r->{out}, qr/uid=\d+\(flores\)/, 'system user flores');
-like($r->{out}, qr/^640 root:flores$/m, 'JWT secret: 0640 root:flores');
+like($r->{out}, qr{^/etc/flores/secrets 750 root:flores$}m, 'secrets: 0750 root:flores');
+like($r->{out}, qr{^/etc/flores/secrets/gateway\.key 640 root:flores$}m, 'gateway key: 0640 root:flores');
+like($r->{out}, qr/^key [0-9a-f]{64}$/m, '  ... 64 hex characters');
+like($r->{out}, qr{^/etc/flores/nginx/gateway-key\.conf 600 root:root$}m, "nginx's gateway-key.conf: root only");
+like($r->{out}, qr{^/etc/flores/secrets/jwt 750 root:flores$}m, 'signing keys: 0750 root:flores');
+like($r->{out}, qr/^jwt-file \S+\.pem$/m, '  ... the first key');
+like($r->{out}, qr{^/etc/flores/jwks\.json 644 root:root$}m, 'the public JWKS: 0644');
+like($r->{out}, qr/^jwks-ec-keys [1-9]/m, '  ... with an EC key');
+like($r->{out}, qr{^/run/flores 2750 flores:flores-gateway$}m, '/run/flores: 2750 flores:flores-gateway');
 like($r->{out}, qr/^module-through-modules-enabled$/m, "the gateway's nginx.conf loads the module through modules-enabled");
 
 my $b = $BASE;
 $r = in_container(['configure',
-                   'postgresql://flores@127.0.0.1:' . ($b + 432) . '/flores_pkg',
-                   'redis://127.0.0.1:' . ($b + 379) . '/0',
-                   'amqp://guest:guest@127.0.0.1:' . ($b + 672) . '/',
+                   '127.0.0.1:' . ($b + 432), 'flores_pkg',
                    'mongodb://127.0.0.1:' . ($b + 17) . '/flores',
                    'smtp://127.0.0.1:' . ($b + 25),
                    $b]);
@@ -194,13 +230,29 @@ is($r->{rc}, 0, 'flores-migrate as user flores') or diag($r->{out});
 like($r->{out}, qr/auth: applied 001_init\.sql \(schema auth\)/, 'flores-migrate applied the auth schema');
 $r = in_container(['migrate'], timeout => 120);
 ok($r->{rc} == 0 && $r->{out} eq '', 'flores-migrate again: nothing to do') or diag($r->{out});
-$r = run([$psql, '-X', '-tA', '-h', '127.0.0.1', '-p', $b + 432, '-U', 'flores', '-d', 'flores_pkg', '-c',
-          "select string_agg(table_schema || ':' || count, ' ' order by table_schema) from (select table_schema, count(*) from information_schema.tables where table_name = 'schema_migrations' group by table_schema) s"]);
-is($r->{out}, "auth:1 mail:1 orders:1 reviews:1 users:1\n", 'schema_migrations in every service schema');
+$r = run([$psql, '-X', '-tA', '-h', '127.0.0.1', '-p', $b + 432, '-U', 'postgres', '-d', 'flores_pkg', '-c',
+          "select string_agg(table_schema || ':' || count || ':' || owner, ' ' order by table_schema) from (select schemaname as table_schema, count(*), min(tableowner) as owner from pg_tables where tablename = 'schema_migrations' group by schemaname) s"],
+         env => \%PGENV);
+is($r->{out}, "auth:1:flores_auth mail:1:flores_contact orders:1:flores_order reviews:1:flores_review users:1:flores_user\n",
+   'schema_migrations in every service schema, each owned by its service\'s role');
 
 $r = in_container(['start'], timeout => 60);
 is($r->{rc}, 0, 'services started as their units say, and nginx') or diag($r->{out});
 is(() = $r->{out} =~ /started as flores/g, 8, 'eight services, as user flores');
+
+# ---- who may reach a service -------------------------------------------------------------------
+
+sleep 1;
+$r = in_container(['boundaries'], timeout => 60);
+for my $svc (qw(auth product user order cart wishlist review contact)) {
+    like($r->{out}, qr/^socket $svc\.sock: socket 660 flores-gateway$/m, "$svc listens on /run/flores/$svc.sock, 0660, group flores-gateway");
+}
+like($r->{out}, qr/^socket internal\.sock: socket/m, "the gateway's internal API passage: /run/flores/internal.sock");
+like($r->{out}, qr/^www-data: not in flores-gateway$/m, 'www-data itself is not in the group (other www-data programs stay out)');
+like($r->{out}, qr/^nginx-process: www-data flores-gateway$/m, "nginx's workers: www-data, group flores-gateway");
+like($r->{out}, qr/^as-nobody: .*(ermission denied|connect)/mi, 'nobody cannot open a service\'s socket');
+like($r->{out}, qr/^without-key: Status: 403/m, 'a request without the gateway key: 403');
+like($r->{out}, qr/^with-key: Status: 200/m, 'with the key: 200');
 
 # ---- through nginx ---------------------------------------------------------------------------
 
@@ -249,7 +301,7 @@ for (1 .. 10) {
     last if $me->{status} == 200;
     sleep 1;
 }
-is($me->{status}, 200, 'GET /api/users/me with the token (nginx verified it with /etc/flores/jwt.key)')
+is($me->{status}, 200, 'GET /api/users/me with the token (ES256, nginx verified it with /etc/flores/jwks.json)')
     or diag($me->{content});
 like($me->{content} // '', qr/\Q$email\E/, 'the profile is the new user');
 

@@ -3,8 +3,11 @@
 # deploy/compose/compose.yaml (./flores compose up: stores, migrations and the administrator,
 # the services with product twice, the gateway), runs the smoke flow through the gateway
 # (register, login, browse, cart, order, contact mail in the sink), checks that both product
-# replicas served requests and that the administrator exists, then takes it all down
-# (containers, network, volumes, the podman API it started).
+# replicas served requests and that the administrator exists, checks the trust boundaries
+# (a FastCGI request to a service without the gateway key is refused, the internal API
+# passage is no port, the stores have no guest, no default user and no password-less login,
+# and a service's credentials reach only its own data), then takes it all down (containers,
+# network, volumes, the podman API it started).
 #
 # Its own Compose project (florestest), directory (run/compose-test) and ports (127.0.0.1:
 # 30180 public, 30181 internal, 30190 Prometheus).  Runnable alone: prove -v t/deploy/40-compose.t
@@ -95,17 +98,71 @@ for my $image (qw(flores/gateway flores/services)) {
     like($hc // '', qr/health/, "$image declares a health check");
 }
 
+# `./flores compose exec -T SERVICE sh -c SCRIPT`: its output and exit status.
+sub in_container {
+    my ($svc, $script) = @_;
+    $script =~ s/'/'\\''/g;
+    my $out = qx{cd '$root' && timeout 60 ./flores compose exec -T $svc sh -c '$script' 2>&1};
+    return ($? >> 8, $out);
+}
+sub secret {
+    my ($path) = @_;
+    open my $fh, '<', "$dir/secrets/$path" or return '';
+    local $/;
+    my $text = <$fh>;
+    close $fh;
+    $text =~ s/\s+\z//;
+    return $text;
+}
+
+# The stores' side: checked as soon as the stores run, even when a later step of `up` fails.
+sub store_boundaries {
+    my ($rc, $out);
+    # RabbitMQ: no guest; the users are the services' own.
+    my $ctl = 'setpriv --reuid rabbitmq --regid rabbitmq --init-groups env HOME=/var/lib/flores-store/rabbitmq '
+        . 'RABBITMQ_NODENAME=rabbit@localhost /usr/lib/rabbitmq/bin/rabbitmqctl';
+    ($rc, $out) = in_container(rabbitmq => "$ctl list_users --quiet");
+    unlike($out, qr/^guest\b/m, 'RabbitMQ: no user guest') or diag($out);
+    like($out, qr/^flores-order\b/m, 'RabbitMQ: a user per service (flores-order)') or diag($out);
+    ($rc, $out) = in_container(rabbitmq => "$ctl authenticate_user guest guest");
+    isnt($rc, 0, 'RabbitMQ: guest/guest cannot log in') or diag($out);
+    ($rc, $out) = in_container(rabbitmq => "$ctl list_topic_permissions --quiet");
+    like($out, qr/^flores-order\s+flores\.events\s+\S*order\\\.created/m,
+         'RabbitMQ: flores-order may publish its own event types on flores.events') or diag($out);
+    unlike($out, qr/^flores-order\s+flores\.events\s+\S*user\\\.role_changed/m,
+           'and not user.role_changed') or diag($out);
+
+    # Redis: the default user is off; cart's user reaches cart:* only.
+    ($rc, $out) = in_container(redis => 'redis-cli -h 127.0.0.1 get cart:1');
+    like($out, qr/NOAUTH/, 'Redis: nothing without a user') or diag($out);
+    my $cart_pw = secret('cart/redis-password');
+    ($rc, $out) = in_container(redis => "redis-cli -h 127.0.0.1 --no-auth-warning --user flores-cart --pass $cart_pw get wishlist:1");
+    like($out, qr/NOPERM/, 'Redis: flores-cart cannot read wishlist:*') or diag($out);
+    ($rc, $out) = in_container(redis => "redis-cli -h 127.0.0.1 --no-auth-warning --user flores-cart --pass $cart_pw flushall");
+    like($out, qr/NOPERM/, 'Redis: nor flush the database') or diag($out);
+
+    # PostgreSQL: passwords on the network; a service's role owns its schema only.
+    ($rc, $out) = in_container(postgres => 'psql -X -w -h 127.0.0.1 -U flores_auth -d flores -tAc "select 1"');
+    isnt($rc, 0, 'PostgreSQL: no login without the password') or diag($out);
+    my $order_pw = secret('order/pg-password');
+    ($rc, $out) = in_container(postgres => "PGPASSWORD=$order_pw psql -X -w -h 127.0.0.1 -U flores_order -d flores -tAc 'select count(*) from orders.schema_migrations'");
+    is($rc, 0, 'PostgreSQL: flores_order reads its own schema') or diag($out);
+    ($rc, $out) = in_container(postgres => "PGPASSWORD=$order_pw psql -X -w -h 127.0.0.1 -U flores_order -d flores -tAc 'select count(*) from auth.schema_migrations'");
+    like($out, qr/permission denied/, 'PostgreSQL: flores_order cannot read auth\'s schema') or diag($out);
+}
+
 # ---- up --------------------------------------------------------------------------------------
 
 # Whatever an interrupted earlier run left.
 run_step(300, './flores', 'compose', 'down');
-system('rm', '-rf', "$dir/mail", "$dir/secrets");
+system('rm', '-rf', "$dir/mail", "$dir/secrets", "$dir/stores");
 
 $brought_up = 1;
 $t = time;
 my ($up, $up_out) = run_step(900, './flores', 'compose', 'up');
-ok($up, './flores compose up: stores, migrations, services, gateway healthy')
-    or do { take_down(); done_testing(); exit 1 };
+ok($up, './flores compose up: stores, migrations, services, gateway healthy');
+store_boundaries();
+$up or do { take_down(); done_testing(); exit 1 };
 note(sprintf 'compose up: %.0f s', time - $t);
 like($up_out, qr/applied 001_init\.sql \(schema auth\)/, 'the migrations ran in the one-shot container');
 
@@ -187,6 +244,25 @@ for (1 .. 60) {
     sleep 0.5;
 }
 ok($found, 'the contact mail reached the SMTP sink (mail/ on the host)');
+
+# ---- trust boundaries --------------------------------------------------------------------------
+
+# From another container on the network (cart), product's FastCGI port directly.
+my $fcgi = 'env -i REQUEST_METHOD=GET REQUEST_URI=/health SCRIPT_NAME=/health DOCUMENT_URI=/health '
+    . 'QUERY_STRING= SERVER_PROTOCOL=HTTP/1.1 SERVER_NAME=x SERVER_PORT=9000 REMOTE_ADDR=10.0.0.9 '
+    . 'GATEWAY_INTERFACE=CGI/1.1';
+my ($rc, $out) = in_container(cart => "$fcgi timeout 5 cgi-fcgi -bind -connect product:9000");
+like($out, qr/^Status: 403/m, 'a FastCGI request to a service without the gateway key: 403')
+    or diag($out);
+unlike($out, qr/"status":"ok"/, 'and nothing of the service\'s health');
+($rc, $out) = in_container(cart => "$fcgi FLORES_GATEWAY_KEY=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef "
+    . 'timeout 5 cgi-fcgi -bind -connect product:9000');
+like($out, qr/^Status: 403/m, 'with a wrong key: 403') or diag($out);
+($rc, $out) = in_container(cart => "$fcgi FLORES_GATEWAY_KEY=\$(cat /run/secrets/flores/gateway.key) "
+    . 'timeout 5 cgi-fcgi -bind -connect product:9000');
+like($out, qr/^Status: 200/m, 'with the deployment\'s key: 200 (the key is what decides)') or diag($out);
+($rc, $out) = in_container(cart => 'test -S /run/flores/internal.sock && echo socket');
+like($out, qr/socket/, 'the internal API passage is the gateway\'s unix socket on the shared volume');
 
 # ---- the administrator, the replicas ---------------------------------------------------------
 

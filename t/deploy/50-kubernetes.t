@@ -106,18 +106,29 @@ my $work = File::Temp->newdir;
 {
     my $r = run(['cp', '-a', $K8S, "$work/kubernetes"]);
     is($r->{rc}, 0, 'deploy/kubernetes copied');
-    unlink glob("$work/kubernetes/overlays/production/secrets/{jwt-secret,pg-password,amqp-url}");
+    run(['find', "$work/kubernetes/overlays/production/secrets", '-mindepth', '1',
+         '!', '-name', 'README.md', '!', '-name', '.gitignore', '-delete']);
 }
 my $prod = "$work/kubernetes/overlays/production";
 
 {
     my $r = run([$renderers[0][1], 'kustomize', $prod]);
     isnt($r->{rc}, 0, 'production overlay without its secret files does not render');
-    like($r->{err}, qr/jwt-secret|pg-password|amqp-url/, '  ... naming the missing file');
+    like($r->{err}, qr/gateway\.key|pg-password|amqp-url|redis-url/, '  ... naming the missing file');
 }
-spew("$prod/secrets/jwt-secret", 'k' x 48);
-spew("$prod/secrets/pg-password", 'not-a-real-password');
-spew("$prod/secrets/amqp-url", 'amqp://flores:x@flores-rabbitmq:5672/flores');
+# The files as flores-provision makes them (the tool the overlay's README names).
+{
+    my @p = ("$ROOT/deploy/flores-provision.in", '-s', "$prod/secrets", '-g', '');
+    my $r = run(['bash', @p, '--amqp', 'flores-rabbitmq:5672', '--redis', 'flores-redis:6379', 'secrets']);
+    is($r->{rc}, 0, 'flores-provision secrets: the per-service credentials') or diag($r->{err});
+    $r = run(['bash', @p, '-c', "$work/no-conf", 'gateway-key']);
+    is($r->{rc}, 0, 'flores-provision gateway-key') or diag($r->{err});
+    like(slurp("$prod/secrets/gateway.key"), qr/^[0-9a-f]{64}$/, '  ... 64 hex characters');
+    like(slurp("$prod/secrets/order/amqp-url"), qr{^amqp://flores-order:[0-9a-f]{32}\@flores-rabbitmq:5672/$},
+         '  ... order\'s own RabbitMQ user');
+    like(slurp("$prod/secrets/cart/redis-url"), qr{^redis://flores-cart:[0-9a-f]{32}\@flores-redis:6379/0$},
+         '  ... cart\'s own Redis user');
+}
 
 my %rendered;
 for my $dir (['base', "$work/kubernetes/base"], ['production', $prod]) {
@@ -153,15 +164,35 @@ for my $d (qw(base production)) {
 # ---- validate -------------------------------------------------------------------------------
 
 {
-    my $r = run(["$VAL/k8s-validate.mjs", '--allow-missing-secret', 'flores-secrets', '-'],
+    my $r = run(["$VAL/k8s-validate.mjs", '--allow-missing-secret', 'flores-secrets',
+                 '--allow-missing-secret', 'flores-jwt-keys', '--allow-missing-secret', 'flores-jwks', '-'],
                 input => $rendered{base}{$main});
     is($r->{rc}, 0, "base: valid ($r->{out})") or diag($r->{err});
 }
 for my $k (map { $_->[0] } @renderers) {
-    my $r = run(["$VAL/k8s-validate.mjs", '--allow-missing-secret', 'flores-tls', '-'],
+    my $r = run(["$VAL/k8s-validate.mjs", '--allow-missing-secret', 'flores-tls',
+                 '--allow-missing-secret', 'flores-jwt-keys', '--allow-missing-secret', 'flores-jwks', '-'],
                 input => $rendered{production}{$k});
     chomp(my $summary = $r->{out});
     is($r->{rc}, 0, "production ($k): valid, $summary") or diag($r->{err});
+}
+
+# The stores' side (another namespace, applied on its own): schema-valid; its pods are the
+# stores', not in this stream.
+{
+    my $r = run(["$VAL/k8s-validate.mjs", "$K8S/stores-networkpolicy.yaml"]);
+    my @other = grep { !/podSelector finds no pods/ } grep { /^k8s-validate:/ } split /\n/, $r->{err};
+    like($r->{out}, qr/^5 objects \(5 NetworkPolicy\)/, 'stores-networkpolicy.yaml: a policy per store');
+    is_deeply(\@other, [], '  ... schema-valid') or diag($r->{err});
+    my $text = slurp("$K8S/stores-networkpolicy.yaml");
+    my %from = $text =~ /matchLabels: \{app\.kubernetes\.io\/name: (\w+)\}\n.*?values: \[([^\]]*)\]/sg;
+    is_deeply(\%from, {
+        postgresql => 'flores-auth, flores-user, flores-order, flores-review, flores-contact, flores-migrate',
+        rabbitmq   => 'flores-auth, flores-product, flores-user, flores-order, flores-review, flores-contact',
+        redis      => 'flores-cart, flores-wishlist',
+        mongodb    => 'flores-product',
+        smtp       => 'flores-contact',
+    }, '  ... each store reachable from the services that use it only');
 }
 
 # The platform's shape, read from the production rendering.
@@ -197,6 +228,17 @@ f.servicesIngress = np['flores-services-ingress'].spec.ingress.map((r) =>
     + ':' + r.ports.map((p) => p.port).join(','));
 f.tls = by('Ingress').map((i) => i.spec.tls.map((t) => t.secretName)).flat();
 f.secrets = by('Secret').map((s) => Object.keys(s.data).sort().join(','));
+// Which items of flores-secrets each pod mounts, and the gateway's ports.
+f.mounted = Object.fromEntries([...by('Deployment'), ...by('Job')].map((d) => [d.metadata.name,
+    (d.spec.template.spec.volumes ?? []).filter((v) => v.secret && /^flores-secrets/.test(v.secret.secretName))
+        .flatMap((v) => (v.secret.items ?? [{ key: '*' }]).map((i) => i.key)).sort()]));
+f.otherSecrets = Object.fromEntries([...by('Deployment'), ...by('Job')].map((d) => [d.metadata.name,
+    (d.spec.template.spec.volumes ?? []).filter((v) => v.secret && !/^flores-secrets/.test(v.secret.secretName))
+        .map((v) => v.secret.secretName).sort()]));
+f.gatewayIngress = np['flores-gateway'].spec.ingress.map((r) =>
+    (r.from ?? []).map((p) => p.podSelector?.matchLabels?.['app.kubernetes.io/name']
+        ?? p.podSelector?.matchLabels?.['app.kubernetes.io/component'] ?? '*').join(',')
+    + ':' + r.ports.map((p) => p.port).join(','));
 f.externalName = by('Service').filter((s) => s.spec.type === 'ExternalName').map((s) => s.metadata.name).sort();
 console.log(JSON.stringify(f));
 JS
@@ -239,21 +281,41 @@ for my $h (sort keys %{ $f->{hpa} }) {
 is_deeply($f->{pdb}, [sort map { "flores-$_" } 'gateway', @svc], 'a PodDisruptionBudget for each');
 ok($f->{defaultDeny}, 'NetworkPolicy: default deny (ingress and egress)');
 is_deeply($f->{servicesIngress}, ['flores-gateway:9000'], 'services: reachable from the gateway only');
+is_deeply($f->{gatewayIngress}, [':8080', 'prometheus:8081', 'service:8082'],
+          'gateway: public API from anyone, the read-only listener from Prometheus, the internal API passage from the services');
 my %stores = (
-    auth     => ['postgresql:5432', 'rabbitmq:5672'],
+    auth     => ['flores-gateway:8082', 'postgresql:5432', 'rabbitmq:5672'],
     user     => ['postgresql:5432', 'rabbitmq:5672'],
-    order    => ['flores-gateway:8081', 'postgresql:5432', 'rabbitmq:5672'],
-    review   => ['flores-gateway:8081', 'postgresql:5432', 'rabbitmq:5672'],
+    order    => ['flores-gateway:8082', 'postgresql:5432', 'rabbitmq:5672'],
+    review   => ['flores-gateway:8082', 'postgresql:5432', 'rabbitmq:5672'],
     product  => ['mongodb:27017', 'rabbitmq:5672'],
-    cart     => ['flores-gateway:8081', 'redis:6379'],
-    wishlist => ['flores-gateway:8081', 'redis:6379'],
+    cart     => ['flores-gateway:8082', 'redis:6379'],
+    wishlist => ['flores-gateway:8082', 'redis:6379'],
     contact  => ['postgresql:5432', 'rabbitmq:5672', 'smtp:25'],
 );
 for my $s (@svc) {
     is_deeply($f->{egress}{$s}, $stores{$s}, "$s: egress to @{ $stores{$s} } only");
 }
 is_deeply($f->{tls}, ['flores-tls'], 'Ingress: TLS from the Secret flores-tls');
-is_deeply($f->{secrets}, ['amqp-url,jwt-secret,pg-password'], 'Secret flores-secrets from the files');
+my %uses = (
+    auth => [qw(pg amqp)], user => [qw(pg amqp)], order => [qw(pg amqp)], review => [qw(pg amqp)],
+    contact => [qw(pg amqp)], product => ['amqp'], cart => ['redis'], wishlist => ['redis'],
+);
+my %file = (pg => 'pg-password', amqp => 'amqp-url', redis => 'redis-url');
+my @keys = sort 'gateway-key', map { my $s = $_; map { "$s-$file{$_}" } @{ $uses{$s} } } keys %uses;
+is_deeply($f->{secrets}, [join ',', @keys], 'Secret flores-secrets: the gateway key and each service\'s own credentials');
+for my $s (@svc) {
+    is_deeply($f->{mounted}{"flores-$s"}, [sort 'gateway-key', map { "$s-$file{$_}" } @{ $uses{$s} }],
+              "$s: mounts the gateway key and its own credentials, nothing of the others'");
+}
+is_deeply($f->{mounted}{'flores-gateway'}, ['gateway-key'], 'gateway: the gateway key only');
+is_deeply($f->{mounted}{'flores-migrate'}, [sort map { "$_-pg-password" } qw(auth user order review contact)],
+          'migrate: the services\' database passwords (each migrates as its own role)');
+is_deeply($f->{otherSecrets}{'flores-auth'}, ['flores-jwks', 'flores-jwt-keys'], 'auth: the signing keys (and only auth) and the JWKS');
+is_deeply($f->{otherSecrets}{'flores-gateway'}, ['flores-jwks'], 'gateway: the public JWKS');
+for my $s (grep { $_ ne 'auth' } @svc) {
+    is_deeply($f->{otherSecrets}{"flores-$s"}, [], "$s: no other Secret");
+}
 is_deeply($f->{externalName},
           [map { "flores-$_" } qw(mongodb postgresql rabbitmq redis smtp)], 'stores as ExternalName');
 
@@ -323,6 +385,11 @@ sub ns_get {
     make_path("$p/cache", "$p/tmp", "$p/secrets");
     chmod 0777, "$p/cache";
     spew("$p/secrets/jwt-secret", 'k' x 48);
+    # The gateway key as the pod has it: the Secret's item, and what the image's entry point
+    # writes from it (/tmp/gateway-key.conf, linked as /etc/flores/nginx/gateway-key.conf).
+    my $gw_key = join '', map { sprintf '%02x', int rand 256 } 1 .. 32;
+    spew("$p/secrets/gateway.key", $gw_key);
+    spew("$etc/gateway-key.conf", qq{fastcgi_param  FLORES_GATEWAY_KEY  "$gw_key";\n});
     for my $file (glob("$K8S/base/nginx/*.conf")) {
         my $t = slurp($file);
         $t =~ s{/usr/lib/nginx/modules/ngx_http_flores_module\.so}{$module}g;
@@ -330,7 +397,8 @@ sub ns_get {
         $t =~ s{/run/secrets/flores}{$p/secrets}g;
         $t =~ s{/tmp/nginx\.pid}{$p/tmp/nginx.pid}g;
         $t =~ s{\bflores-([a-z]+):9000}{$POD{$1}:9000}g;    # the Services' addresses
-        $t =~ s{^(\s*)listen (8080|8081);}{$1listen $GW:$2;}mg;
+        $t =~ s{/tmp/gateway-key\.conf}{$etc/gateway-key.conf}g;
+        $t =~ s{^(\s*)listen (8080|8081|8082);}{$1listen $GW:$2;}mg;
         spew("$etc/" . ($file =~ s{.*/}{}r), $t);
     }
     unlike(slurp("$etc/upstreams.conf"), qr/flores-[a-z]+:9000/, 'every upstream given an address');
@@ -349,7 +417,7 @@ sub ns_get {
         spawn_in_ns("$p/$svc.log", 'env', '-i', 'PATH=/usr/bin:/bin', 'LANG=C.UTF-8',
                     "FLORES_LISTEN=$POD{$svc}:9000", 'FLORES_WORKERS=2',
                     'FLORES_REDIS_URL=redis://10.255.0.200:6379/0', 'FLORES_REDIS_TIMEOUT=300',
-                    "FLORES_INTERNAL_URL=http://$GW:8081", $bin);
+                    "FLORES_INTERNAL_URL=http://$GW:8081", "FLORES_GATEWAY_KEY_FILE=$p/secrets/gateway.key", $bin);
     }
     spawn_in_ns("$p/nginx.log", 'nginx', '-e', 'stderr', '-p', "$p/", '-c', "$etc/nginx.conf",
                 '-g', 'daemon off;');

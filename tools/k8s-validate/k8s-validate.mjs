@@ -93,8 +93,14 @@ for (const o of objects) {
         problem(nameOf(o), `unknown apiVersion/kind ${o.apiVersion}/${o.kind}`);
         continue;
     }
+    // kustomize v5 folds a long Secret value's base64 into lines (a YAML block scalar); the API
+    // server's decoder skips the line breaks, the schema's "byte" format does not.
+    const checked = o.kind === 'Secret' && o.data
+        ? { ...o, data: Object.fromEntries(Object.entries(o.data)
+            .map(([k, v]) => [k, typeof v === 'string' ? v.replace(/\s+/g, '') : v])) }
+        : o;
     try {
-        new Model(o).validate();
+        new Model(checked).validate();
     } catch (e) {
         const detail = Array.isArray(e.errors) && e.errors.length > 0
             ? e.errors.map((x) => `${x.instancePath || '/'} ${x.message}`).join('; ')

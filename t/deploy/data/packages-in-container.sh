@@ -3,9 +3,12 @@
 # packages in /pkgs.  Does what docs/install.md tells the administrator, except that there is no
 # systemd: each service is started with its unit's User=, EnvironmentFile= and ExecStart=.
 #   packages-in-container.sh install                  apt-get install the two packages
-#   packages-in-container.sh configure PG REDIS AMQP MONGO SMTP BASE
-#                                                     point /etc/flores at the host's stores and
+#   packages-in-container.sh configure PG_HOSTPORT PG_DB MONGO SMTP BASE
+#                                                     point /etc/flores at the host's stores,
+#                                                     take the credentials flores-provision made
+#                                                     (/provisioned: secrets/<service>/...) and
 #                                                     move every port into BASE+ (the test's range)
+#   packages-in-container.sh boundaries               who may reach a service's socket
 #   packages-in-container.sh migrate                  flores-migrate as user flores
 #   packages-in-container.sh start                    the services (as their units say) and nginx
 set -euo pipefail
@@ -25,25 +28,31 @@ install)
     apt-get -o DPkg::Lock::Timeout=300 update -qq
     debs=(/pkgs/flores_*.deb /pkgs/libnginx-mod-http-flores_*.deb)
     ((${#debs[@]} == 2)) || { echo "expected 2 packages in /pkgs, found ${#debs[@]}" >&2; exit 1; }
-    apt-get -o DPkg::Lock::Timeout=300 install -y -q "${debs[@]}"
+    # libfcgi-bin: cgi-fcgi, to knock on a service's socket directly (boundaries).
+    apt-get -o DPkg::Lock::Timeout=300 install -y -q "${debs[@]}" libfcgi-bin
     dpkg-query -W -f='${Package} ${Version} ${db:Status-Status}\n' flores libnginx-mod-http-flores nginx
     ;;
 
 configure)
-    pg=$1 redis=$2 amqp=$3 mongo=$4 smtp=$5 base=$6
-    # The stores: the host's, on the test's ports.
+    pg=$1 pg_db=$2 mongo=$3 smtp=$4 base=$5
+    # The stores: the host's, on the test's ports; each service logs in as itself.
     sed -i -E \
-        -e "s|^FLORES_PG_URL=.*|FLORES_PG_URL=$pg|" \
-        -e "s|^FLORES_REDIS_URL=.*|FLORES_REDIS_URL=$redis|" \
-        -e "s|^FLORES_AMQP_URL=.*|FLORES_AMQP_URL=$amqp|" \
+        -e "s|^(FLORES_PG_URL=postgresql://flores_[a-z]+@)127\.0\.0\.1:5432/flores$|\1$pg/$pg_db|" \
         -e "s|^FLORES_MONGO_URL=.*|FLORES_MONGO_URL=$mongo|" \
         -e "s|^FLORES_SMTP_URL=.*|FLORES_SMTP_URL=$smtp|" \
         -e "s|^FLORES_WORKERS=.*|FLORES_WORKERS=2|" \
         /etc/flores/*.env
-    # The installed ports (services 9101-9108, internal listener 9081, public 80) moved to
-    # BASE+101..108, BASE+81, BASE+80: the container shares the host's network.
+    # The credentials flores-provision made against those stores, where the services read them.
+    for dir in /provisioned/*/; do
+        svc=$(basename "$dir")
+        install -d -m 0750 -o root -g flores "/etc/flores/secrets/$svc"
+        for file in "$dir"*; do
+            install -m 0640 -o root -g flores "$file" "/etc/flores/secrets/$svc/"
+        done
+    done
+    # The installed ports (internal listener 9081, public 80) moved to BASE+81, BASE+80: the
+    # container shares the host's network.  The services are on unix sockets.
     sed -i -E \
-        -e "s/127\.0\.0\.1:9(10[1-8])\b/127.0.0.1:$((base / 1000))\1/g" \
         -e "s/127\.0\.0\.1:9081\b/127.0.0.1:$((base + 81))/g" \
         -e "s/^([[:space:]]*)listen 80;/\1listen 127.0.0.1:$((base + 80));/" \
         /etc/flores/*.env /etc/flores/nginx/*.conf /etc/flores/nginx/*/*.conf
@@ -94,6 +103,31 @@ start)
     done
     nginx
     echo "nginx: started"
+    ;;
+
+boundaries)
+    # One line per check, "name: result", for the test to read.
+    stat -c 'run-dir: %a %U:%G' /run/flores
+    for sock in /run/flores/*.sock; do
+        stat -c "socket ${sock##*/}: %F %a %G" "$sock"
+    done
+    id -nG www-data | tr ' ' '\n' | grep -qx flores-gateway && echo 'www-data: in flores-gateway' \
+        || echo 'www-data: not in flores-gateway'
+    for proc in /proc/[0-9]*; do
+        [[ $(cat "$proc/comm" 2>/dev/null) == nginx ]] && stat -c 'nginx-process: %U %G' "$proc"
+    done | sort -u
+    # FastCGI straight to a socket: as nobody (cannot connect), as flores without the key
+    # (403), with the key (200).
+    fcgi() {
+        env -i REQUEST_METHOD=GET REQUEST_URI=/health SCRIPT_NAME=/health DOCUMENT_URI=/health \
+            QUERY_STRING= SERVER_PROTOCOL=HTTP/1.1 SERVER_NAME=x SERVER_PORT=0 REMOTE_ADDR=127.0.0.1 \
+            GATEWAY_INTERFACE=CGI/1.1 "$@" timeout 5 cgi-fcgi -bind -connect /run/flores/product.sock 2>&1 | head -n 1
+    }
+    printf 'as-nobody: %s\n' "$(setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+        bash -c "$(declare -f fcgi); fcgi" 2>&1 | head -n 1)"
+    printf 'without-key: %s\n' "$(runuser -u flores -- bash -c "$(declare -f fcgi); fcgi")"
+    key=$(cat /etc/flores/secrets/gateway.key)
+    printf 'with-key: %s\n' "$(runuser -u flores -- bash -c "$(declare -f fcgi); fcgi FLORES_GATEWAY_KEY=$key")"
     ;;
 
 *)
