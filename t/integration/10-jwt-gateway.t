@@ -10,6 +10,7 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Flores::Test;
 use Test::More;
+use File::Temp ();
 
 my $alice = register_user(name => 'Alicia Gateway', tag => 'jwt-a');
 my $bruno = register_user(name => 'Bruno Gateway', tag => 'jwt-b');
@@ -20,6 +21,14 @@ my $now = time;
 
 # A valid token for $alice, except for what a block changes.
 sub tok { my ($claims, %o) = @_; return mint_jwt({ sub => "$alice->{id}", email => $alice->{email}, %{ $claims || {} } }, %o) }
+
+# A P-256 key of nobody's (the attacker's own), and the public half of the stack's signing key:
+# what an attacker may try to sign with.
+my ($KID, $PEM) = jwt_signing_key();
+my $OTHER = File::Temp->new(SUFFIX => '.pem');
+run_cmd(['openssl', 'genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256',
+    '-out', $OTHER->filename])->{rc} == 0 or die 'openssl genpkey failed';
+my $PUBLIC = run_cmd(['openssl', 'pkey', '-in', $PEM, '-pubout'])->{out};
 
 # Every refusal: 401 UNAUTHORIZED in the envelope, the challenge header, the service untouched.
 sub refused {
@@ -54,7 +63,9 @@ run_blocks([
 
     # Protects: the signature is checked with the stack's key.
     refused('bad signature', token => sub { tok({}, bad_signature => 1) }),
-    refused('signed with another key', token => sub { tok({}, key => random_hex(32)) }),
+    refused('signed with another key under the right kid', token => sub { tok({}, pem => $OTHER->filename, kid => $KID) }),
+    refused('signed with another key, no kid', token => sub { tok({}, pem => $OTHER->filename, kid => undef) }),
+    refused('an unknown kid', token => sub { tok({}, kid => 'not-a-key-of-ours') }),
     refused('claims changed after signing', token => sub {
         my $t = tok();
         my @p = split /\./, $t;
@@ -71,8 +82,10 @@ run_blocks([
         (split /\./, $none)[0] . '.' . (split /\./, $none)[1] . '.' . (split /\./, $good)[2];
     }),
     refused('alg None (other spelling)', token => sub { tok({}, alg => 'none', header => { alg => 'None' }) }),
-    refused('HS512 with the right key (algorithm not the pinned one)', token => sub { tok({}, alg => 'HS512') }),
-    refused('HS384 with the right key', token => sub { tok({}, alg => 'HS384') }),
+    # Algorithm confusion: HMAC keyed with the public key everyone can fetch.
+    refused('HS256 keyed with the public key', token => sub { tok({}, alg => 'HS256', key => $PUBLIC) }),
+    refused('HS512 keyed with the public key', token => sub { tok({}, alg => 'HS512', key => $PUBLIC) }),
+    refused('HS384 keyed with the public key', token => sub { tok({}, alg => 'HS384', key => $PUBLIC) }),
 
     # Protects: time claims, beyond the leeway.
     refused('expired an hour ago', token => sub { tok({ iat => $now - 7200, exp => $now - 3600 }) }),

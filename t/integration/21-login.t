@@ -52,8 +52,9 @@ run_blocks([
             my $d = $ctx{first} || {};
             my ($h, $c) = decode_jwt($d->{token});
             ok($h, 'the token decodes') or return;
-            is($h->{alg}, 'HS256', 'alg HS256');
-            ok(verify_jwt($d->{token}), 'signed with the stack secret');
+            is($h->{alg}, 'ES256', 'alg ES256');
+            is($h->{kid}, (jwt_signing_key())[0], 'kid names the key auth signs with');
+            ok(verify_jwt($d->{token}), 'signed with that key of the stack');
             is($J->encode([$c->{sub}]), $J->encode(["$u->{id}"]), 'sub is the user id as a string');
             is($c->{email}, $u->{email}, 'email');
             is($c->{role}, 'customer', 'role');

@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # 23-sessions.t: the authenticated auth endpoints: logout ends one session (only the caller's
 # own), logout-all ends them all, me describes the caller, change-password keeps the caller's
-# session and ends the others; JWKS does not exist with HS256.
+# session and ends the others; JWKS publishes the public keys of the ES256 signing keys.
 
 use strict;
 use warnings;
@@ -194,11 +194,22 @@ run_blocks([
 
     # ---- jwks
     {
-        # Protects: with a shared secret there are no public keys to publish.
-        name    => 'jwks.json with HS256 is 404',
+        # Protects: the public halves of the signing keys are published, the private ones never.
+        name    => 'jwks.json lists the signing key, public members only',
         request => ['GET', '/api/auth/.well-known/jwks.json'],
-        status  => 404,
-        code    => 'NOT_FOUND',
+        status  => 200,
+        raw     => 1,                  # a JWK set as RFC 7517 has it, not an envelope
+        then    => sub {
+            my $j = $_[0]{json} || {};
+            my $keys = $j->{keys};
+            ok(ref $keys eq 'ARRAY' && @$keys >= 1, 'at least one key') or return;
+            my ($kid) = jwt_signing_key();
+            my ($k) = grep { ($_->{kid} // '') eq $kid } @$keys;
+            ok($k, 'the signing key is listed by its kid') or return;
+            is($k->{kty}, 'EC', 'kty EC');
+            is($k->{crv}, 'P-256', 'crv P-256');
+            ok(!grep({ exists $_->{d} } @$keys), 'no private member d');
+        },
     },
 ]);
 

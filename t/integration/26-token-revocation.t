@@ -5,7 +5,7 @@
 # revocation path at once; every recent cutoff is POSTed again every 10 s, so a push that
 # failed arrives later; a token minted afterwards has iat >= the cutoff.  The gateway here is
 # a tiny receiver standing in for it (FLORES_INTERNAL_URL points at it): this file runs its
-# own flores-auth on the stack's auth port, with the stack's environment but that URL.
+# own flores-auth on the stack's auth socket, with the stack's environment but that URL.
 
 use strict;
 use warnings;
@@ -16,6 +16,8 @@ use Flores::Test;
 use Test::More;
 use File::Temp ();
 use IO::Socket::INET;
+use IO::Socket::UNIX;
+use Socket qw(SOCK_STREAM);
 use POSIX ();
 use Time::HiRes qw(sleep);
 
@@ -93,7 +95,7 @@ sub auth_start {
     }
     $env{FLORES_INTERNAL_URL} = "http://127.0.0.1:$recv_port";
     delete $env{FLORES_INTERNAL_SOCKET};
-    my ($port) = $env{FLORES_LISTEN} =~ /:(\d+)\z/;
+    my $listen = $env{FLORES_LISTEN};
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         open STDOUT, '>>', "$STACK/log/auth.log";
@@ -102,7 +104,11 @@ sub auth_start {
         exec $AUTH_BIN or POSIX::_exit(127);
     }
     $auth_pid = $pid;
-    return wait_for(15, sub { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1) }, 0.1);
+    return wait_for(15, sub {
+        $listen =~ m{^/}
+            ? IO::Socket::UNIX->new(Peer => $listen, Type => SOCK_STREAM)
+            : IO::Socket::INET->new(PeerAddr => $listen, Timeout => 1);
+    }, 0.1);
 }
 
 sub auth_stop { if ($auth_pid) { kill 'TERM', $auth_pid; waitpid $auth_pid, 0; $auth_pid = undef } }

@@ -15,19 +15,28 @@ my $u = register_user(name => 'Ramona Reinicio', tag => 'restart');
 my $s = login_ok($u);
 my %ctx;
 
+# The mode of the private key auth signs with, and of its directory.
 sub secret_file_state {
-    my @st = stat $ENV{FLORES_JWT_SECRET_FILE} or return '';
-    return sprintf '%04o', $st[2] & 07777;
+    my (undef, $pem) = jwt_signing_key();
+    my @st = stat $pem or return '';
+    my @dt = stat $ENV{FLORES_JWT_KEYS_DIR} or return '';
+    return sprintf '%04o %04o', $st[2] & 07777, $dt[2] & 07777;
+}
+
+sub key_state {
+    open my $fh, '<', "$ENV{FLORES_JWT_KEYS_DIR}/keys.state" or return '';
+    local $/;
+    return scalar <$fh>;
 }
 
 run_blocks([
     {
-        # Protects: the generated signing secret is private.
-        name => 'the signing secret file is mode 0600',
+        # Protects: the generated signing key is private.
+        name => 'the signing key is mode 0600 in a 0700 directory',
         then => sub {
-            is(secret_file_state(), '0600', 'mode 0600');
-            $ctx{secret} = jwt_secret();
-            cmp_ok(length $ctx{secret}, '>=', 32, 'at least 32 bytes');
+            is(secret_file_state(), '0600 0700', 'key 0600, directory 0700');
+            $ctx{secret} = key_state();
+            like($ctx{secret}, qr/^\S+ \d+ \d+$/m, 'a key in keys.state');
         },
     },
     {
@@ -65,7 +74,7 @@ run_blocks([
         status  => 200,
     },
     {
-        # Protects: the signing secret is generated once, not on every up (or every restart
+        # Protects: the signing key is generated once, not on every up (or every restart
         # would log everybody out).
         name    => 'the access token from before is still accepted',
         request => ['GET', '/api/auth/me'],
@@ -73,15 +82,9 @@ run_blocks([
         status  => 200,
         json    => { data => { user => { id => $u->{id} } } },
         then    => sub {
-            my $now = do {
-                open my $fh, '<:raw', $ENV{FLORES_JWT_SECRET_FILE} or die $!;
-                local $/;
-                my $x = <$fh>;
-                $x =~ s/\r?\n\z//;
-                $x;
-            };
-            ok(defined $ctx{secret} && $now eq $ctx{secret}, 'the secret file is unchanged');
-            is(secret_file_state(), '0600', 'still mode 0600');
+            my $now = key_state();
+            ok(defined $ctx{secret} && $now eq $ctx{secret}, 'the keys are unchanged');
+            is(secret_file_state(), '0600 0700', 'still private');
         },
     },
 ]);

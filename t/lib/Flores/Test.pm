@@ -31,7 +31,7 @@ our @EXPORT = qw(
     ROOT ABSENT
     api internal_api next_source_address header bearer success_ok envelope_ok errors_fields_ok json_like
     unique_email register_user login login_ok refresh
-    mint_jwt decode_jwt jwt_secret verify_jwt random_hex
+    mint_jwt decode_jwt jwt_secret jwt_signing_key verify_jwt random_hex
     pg pg_value pg_dump_schema
     events_bin events_declare events_tail events_delete unique_queue
     run_cmd flores stop_component start_component stack_down stack_up cleanup
@@ -78,7 +78,7 @@ _load_stack_env();
 $ENV{FLORES_BIN_DIR} //= $ENV{FLORES_BUILD_DIR} // "$ROOT/run/build";
 $ENV{FLORES_LOG_DIR} //= ($ENV{FLORES_STACK_DIR} ? "$ENV{FLORES_STACK_DIR}/log" : "$ROOT/run/log");
 
-for my $need (qw(FLORES_URL FLORES_INTERNAL_URL FLORES_PG_URL FLORES_JWT_SECRET_FILE)) {
+for my $need (qw(FLORES_URL FLORES_INTERNAL_URL FLORES_PG_URL)) {
     next if defined $ENV{$need} && length $ENV{$need};
     Test::More::BAIL_OUT("$need is not set: start a stack (./flores up) or run ./flores test");
 }
@@ -466,11 +466,13 @@ sub refresh {
 
 my $SECRET;
 
-# The stack's HS256 key: the file's bytes with the trailing newline stripped.
+# The HS256 key of a stack that signs with one (FLORES_JWT_SECRET_FILE): the file's bytes with
+# the trailing newline stripped.  The stacks of ./flores sign with ES256 (jwt_signing_key).
 sub jwt_secret {
     return $SECRET if defined $SECRET;
-    open my $fh, '<:raw', $ENV{FLORES_JWT_SECRET_FILE}
-        or die "cannot read FLORES_JWT_SECRET_FILE $ENV{FLORES_JWT_SECRET_FILE}: $!";
+    my $file = $ENV{FLORES_JWT_SECRET_FILE}
+        or die "jwt_secret: this stack signs with ES256 keys (FLORES_JWT_SECRET_FILE is not set)";
+    open my $fh, '<:raw', $file or die "cannot read FLORES_JWT_SECRET_FILE $file: $!";
     local $/;
     my $s = <$fh>;
     close $fh;
@@ -478,12 +480,71 @@ sub jwt_secret {
     return $SECRET = $s;
 }
 
+# jwt_signing_key(): (kid, private key file) of the key auth signs with now, read from
+# FLORES_JWT_KEYS_DIR/keys.state ("<kid> <activate_at> <retired_at>" lines): the latest
+# activate_at that has come, else the earliest (as the auth service chooses).
+sub jwt_signing_key {
+    my $dir = $ENV{FLORES_JWT_KEYS_DIR} or die "jwt_signing_key: FLORES_JWT_KEYS_DIR is not set";
+    open my $fh, '<', "$dir/keys.state" or die "cannot read $dir/keys.state: $!";
+    my (@keys, $now);
+    $now = time;
+    while (my $line = <$fh>) {
+        push @keys, [$1, $2] if $line =~ /^(\S+) (\d+) (\d+)$/;
+    }
+    close $fh;
+    die "jwt_signing_key: no key in $dir/keys.state" unless @keys;
+    my ($best) = sort { $b->[1] <=> $a->[1] } grep { $_->[1] <= $now } @keys;
+    ($best) = sort { $a->[1] <=> $b->[1] } @keys unless $best;
+    return ($best->[0], "$dir/$best->[0].pem");
+}
+
+# ES256 with OpenSSL's command line: the DER signature it makes, as JWS wants it (r || s, 32
+# bytes each), and back.
+sub _es256_sign {
+    my ($input, $pem) = @_;
+    my $r = run_cmd(['openssl', 'dgst', '-sha256', '-sign', $pem, '-hex'], input => $input, timeout => 10);
+    my ($hex) = $r->{out} =~ /=\s*([0-9a-f]+)\s*$/ or die "openssl dgst -sign $pem: $r->{text}";
+    my $der = pack 'H*', $hex;
+    my ($rl) = unpack 'x3 C', $der;
+    my $rv = substr $der, 4, $rl;
+    my $sl = ord substr $der, 4 + $rl + 1, 1;
+    my $sv = substr $der, 4 + $rl + 2, $sl;
+    my $fix = sub { my $v = shift; $v =~ s/^\0+//; return ("\0" x (32 - length $v)) . $v };
+    return $fix->($rv) . $fix->($sv);
+}
+
+sub _es256_verify {
+    my ($input, $sig, $pem) = @_;
+    return 0 unless length $sig == 64;
+    my $int = sub {
+        my $v = shift;
+        $v =~ s/^\0+//;
+        $v = "\0$v" if !length $v || ord($v) & 0x80;
+        return "\x02" . chr(length $v) . $v;
+    };
+    my $body = $int->(substr $sig, 0, 32) . $int->(substr $sig, 32);
+    my $sf = File::Temp->new;
+    binmode $sf;
+    print {$sf} "\x30" . chr(length $body) . $body;
+    close $sf;
+    my $pub = run_cmd(['openssl', 'pkey', '-in', $pem, '-pubout'], timeout => 10);
+    return 0 if $pub->{rc};
+    my $pf = File::Temp->new;
+    print {$pf} $pub->{out};
+    close $pf;
+    my $r = run_cmd(['openssl', 'dgst', '-sha256', '-verify', $pf->filename, '-signature', $sf->filename],
+        input => $input, timeout => 10);
+    return $r->{rc} == 0 && $r->{out} =~ /Verified OK/;
+}
+
 my %HMAC = (HS256 => \&hmac_sha256, HS384 => \&hmac_sha384, HS512 => \&hmac_sha512);
 
 # mint_jwt(\%claims, %opts): a token with the stack's defaults (iss, aud, iat, exp in 5 min,
-# jti, sid, role customer) overridden by %claims (undef deletes a claim).  Options:
-#   alg => 'HS256' | 'HS384' | 'HS512' | 'none'   header alg and signing algorithm
-#   key => $bytes                                 sign with another key
+# jti, sid, role customer) overridden by %claims (undef deletes a claim), signed as auth signs
+# (ES256 with the current key and its kid; HS256 on a stack with FLORES_JWT_ALG=HS256).  Options:
+#   alg => 'ES256' | 'HS256' | 'HS384' | 'HS512' | 'none'   header alg and signing algorithm
+#   key => $bytes                                 HS*: sign with another secret
+#   pem => $file, kid => $kid                     ES256: sign with another private key / kid
 #   bad_signature => 1                            flip a bit of the signature
 #   header => \%extra                             extra or replaced header fields
 #   bare => 1                                     no default claims at all
@@ -502,11 +563,18 @@ sub mint_jwt {
     for my $k (keys %{ $claims || {} }) {
         if (defined $claims->{$k}) { $c{$k} = $claims->{$k} } else { delete $c{$k} }
     }
-    my $alg = $o{alg} // 'HS256';
-    my %hdr = (alg => $alg, typ => 'JWT', %{ $o{header} || {} });
+    my $alg = $o{alg} // $ENV{FLORES_JWT_ALG} // 'ES256';
+    my ($kid, $pem);
+    if ($alg eq 'ES256') {
+        ($kid, $pem) = $o{pem} ? ($o{kid}, $o{pem}) : jwt_signing_key();
+        $kid = $o{kid} if exists $o{kid};
+    }
+    my %hdr = (alg => $alg, typ => 'JWT', (defined $kid ? (kid => $kid) : ()), %{ $o{header} || {} });
     my $input = encode_base64url($JSON->encode(\%hdr)) . '.' . encode_base64url($JSON->encode(\%c));
     my $sig = '';
-    if ($alg ne 'none') {
+    if ($alg eq 'ES256') {
+        $sig = _es256_sign($input, $pem);
+    } elsif ($alg ne 'none') {
         my $f = $HMAC{$alg} or die "mint_jwt: unsupported alg $alg";
         $sig = $f->($input, $o{key} // jwt_secret());
     }
@@ -528,13 +596,23 @@ sub decode_jwt {
     return ($h, $c);
 }
 
-# verify_jwt($token): true when it is HS256 and signed with the stack's secret.
+# verify_jwt($token): true when it is signed as the stack signs: ES256 by one of the stack's
+# keys (its kid names the key file), or HS256 with the stack's secret on an HS256 stack.
 sub verify_jwt {
     my $t = shift // '';
     my @p = split /\./, $t, -1;
     return 0 unless @p == 3;
     my ($h) = decode_jwt($t);
-    return 0 unless $h && ($h->{alg} // '') eq 'HS256';
+    return 0 unless $h;
+    my $alg = $h->{alg} // '';
+    if ($alg eq 'ES256' && ($ENV{FLORES_JWT_ALG} // 'ES256') eq 'ES256') {
+        my $kid = $h->{kid} // '';
+        return 0 unless $kid =~ /^[A-Za-z0-9_-]{1,64}\z/;
+        my $pem = "$ENV{FLORES_JWT_KEYS_DIR}/$kid.pem";
+        return 0 unless -f $pem;
+        return _es256_verify("$p[0].$p[1]", decode_base64url($p[2]), $pem);
+    }
+    return 0 unless $alg eq 'HS256' && ($ENV{FLORES_JWT_ALG} // '') eq 'HS256';
     return encode_base64url(hmac_sha256("$p[0].$p[1]", jwt_secret())) eq $p[2];
 }
 
