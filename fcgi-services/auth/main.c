@@ -158,7 +158,7 @@ auth_exit(fv_server_t *s)
 
 
 /* The reset link is FLORES_RESET_URL_BASE followed by the token (base64url, so it needs no
- * escaping): an http(s) URL of printable characters, typically ending in "?token=". */
+ * escaping): an http(s) URL of printable characters, typically ending in "#token=" (a fragment: the token never reaches a server, its logs or a Referer). */
 
 static int
 auth_reset_init(auth_reset_t *reset, const fv_conf_t *conf)
@@ -167,7 +167,7 @@ auth_reset_init(auth_reset_t *reset, const fv_conf_t *conf)
     size_t       i, len;
 
     base = fv_conf_str(conf, "FLORES_RESET_URL_BASE",
-                       "https://floresvictoria.cl/restablecer-clave?token=");
+                       "https://floresvictoria.cl/restablecer-clave#token=");
     len = strlen(base);
 
     if ((strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0)

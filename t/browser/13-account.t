@@ -27,13 +27,13 @@ import('./lib/harness.mjs').then(({ run, api, registerUser, loginApi, createAdmi
         await j.step('the mail carries a link to the reset page', async () => {
             const m = await waitMail(u.email, { match: /restablecer-clave/ });
             j.check(m, 'no reset mail');
-            const url = (/https?:\/\/[^\s"<>]+\/restablecer-clave\?token=[A-Za-z0-9_-]+/.exec(m.text) || [])[0];
+            const url = (/https?:\/\/[^\s"<>]+\/restablecer-clave#token=[A-Za-z0-9_-]+/.exec(m.text) || [])[0];
             j.check(url, `no link in: ${m.text.slice(0, 300)}`);
             link = new URL(url);
         }, { timeout: 40 });
 
         await j.step('the link (on this shop) sets a new password', async () => {
-            await j.goto(link.pathname + link.search);
+            await j.goto(link.pathname + link.search + link.hash);
             await main.getByRole('heading', { name: 'Elige una nueva contraseña' }).waitFor();
             j.check(!/token=/.test(j.page.url()), `the token stays in the address bar: ${j.page.url()}`);
             await main.getByLabel('Nueva contraseña', { exact: true }).fill('Otra-Clave-Nueva-7');
@@ -48,7 +48,7 @@ import('./lib/harness.mjs').then(({ run, api, registerUser, loginApi, createAdmi
         });
 
         await j.step('the same link a second time is refused in plain words', async () => {
-            await j.goto(link.pathname + link.search);
+            await j.goto(link.pathname + link.search + link.hash);
             await main.getByLabel('Nueva contraseña', { exact: true }).fill('Tercera-Clave-8');
             await main.getByLabel('Repite la contraseña').fill('Tercera-Clave-8');
             j.allow({ method: 'POST', url: '/api/auth/reset-password', status: 400, times: 1 });

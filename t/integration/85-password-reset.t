@@ -19,7 +19,7 @@ use Time::HiRes ();
 
 my $F    = '/api/auth/forgot-password';
 my $R    = '/api/auth/reset-password';
-my $LINK = qr{https://floresvictoria\.cl/restablecer-clave\?token=([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])};
+my $LINK = qr{https://floresvictoria\.cl/restablecer-clave#token=([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])};
 my %ctx;
 
 # The reset tokens mailed to $email so far, waiting for at least $count; oldest first, in the
@@ -118,7 +118,7 @@ run_blocks([
             is(mail_header($m, 'Subject'), 'Restablece tu contraseña de Flores Victoria', 'subject');
             is(mail_header($m, 'To'), "Usuaria de Prueba <$ctx{u}{email}>", 'To');
             like(mail_part($m, 'text/plain'), qr/30 minutos/, 'says how long it lasts');
-            like(mail_part($m, 'text/html'), qr/href="https:\/\/floresvictoria\.cl\/restablecer-clave\?token=\Q$ctx{token}\E"/,
+            like(mail_part($m, 'text/html'), qr/href="https:\/\/floresvictoria\.cl\/restablecer-clave#token=\Q$ctx{token}\E"/,
                 'the HTML link');
         },
     },

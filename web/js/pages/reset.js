@@ -1,11 +1,13 @@
-// /restablecer-clave?token=...: the page the password-reset mail links to.
+// /restablecer-clave#token=...: the page the password-reset mail links to.  The token travels
+// in the fragment, which browsers never send: no server, log or Referer sees it.  (Links of
+// the ?token= form, from mails sent before, still work.)
 
 import { el, mount, field, formError, showError, busy, clearErrors, fieldError } from '../ui.js';
 
 export default {
   title: 'Nueva contraseña',
   render(ctx) {
-    const token = ctx.query.get('token') || '';
+    const token = new URLSearchParams(location.hash.slice(1)).get('token') || ctx.query.get('token') || '';
     if (!token) {
       mount(ctx.main, el('h1', {}, 'Enlace incompleto'),
         el('p', {}, 'Abre el enlace completo que te enviamos por correo, o '),
