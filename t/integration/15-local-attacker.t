@@ -169,6 +169,16 @@ run_blocks([
             $r = amqp_try(host => $host, port => $port, user => $user, password => $pass,
                 publish => { exchange => '', routing_key => 'auth.roles', body => $forged });
             like($r->{publish} // '', qr/^refused: 403 ACCESS_REFUSED/, "straight into auth.roles: $r->{publish}");
+            $r = amqp_try(host => $host, port => $port, user => $user, password => $pass,
+                publish => { exchange => 'flores.events', routing_key => 'user.role_change_requested', body => $forged });
+            like($r->{publish} // '', qr/^refused: 403 ACCESS_REFUSED/, "user.role_change_requested: $r->{publish}");
+            # The cart has no broker account at all: its own secret (Redis) opens nothing there.
+            my $cart = service_env('cart');
+            ok(!$cart->{FLORES_AMQP_URL} && !$cart->{FLORES_AMQP_PASSWORD_FILE}, 'the cart has no broker credentials');
+            my $cart_pass = first_line($cart->{FLORES_REDIS_PASSWORD_FILE} // '/dev/null') // '';
+            $r = amqp_try(host => $host, port => $port, user => 'flores-cart', password => $cart_pass,
+                publish => { exchange => 'flores.events', routing_key => 'user.role_changed', body => $forged });
+            like($r->{login}, qr/^refused/, "flores-cart cannot log in to the broker: $r->{login}");
             # The same publish path works for what is allowed (the administrator, a key nobody binds).
             $r = amqp_try(host => $AMQP_HOST, port => $AMQP_PORT, user => $AMQP_USER, password => $AMQP_PASS,
                 publish => { exchange => 'flores.events', routing_key => 'itest.nothing', body => '{}' });
