@@ -105,6 +105,69 @@ fv_http_socket(CURL *c, const fv_conf_t *conf)
 }
 
 
+/* "Expect:" (no 100-continue dance) and the caller's X-Request-ID, after what the caller put in
+ * headers; each append is checked: a failed one leaves the list as it was. */
+static struct curl_slist *
+fv_http_common_headers(struct curl_slist *headers, const char *request_id)
+{
+    struct curl_slist  *l;
+    char                rid[FV_REQUEST_ID_MAX + 16];
+
+    l = curl_slist_append(headers, "Expect:");
+    headers = l ? l : headers;
+
+    if (request_id != NULL && fv_request_id_ok(request_id)) {
+        (void) snprintf(rid, sizeof(rid), "X-Request-ID: %s", request_id);
+        l = curl_slist_append(headers, rid);
+        headers = l ? l : headers;
+    }
+
+    return headers;
+}
+
+
+/* The options every call to the gateway has: the handle's previous options are forgotten (its
+ * connection cache is kept), the reply buffer emptied; then the URL, over FLORES_INTERNAL_SOCKET
+ * when set, http only, no redirects, 1 s to connect, FLORES_HTTP_TIMEOUT in all. */
+static CURLcode
+fv_http_options(fv_http_t *h, const fv_conf_t *conf, const char *url, const char *method,
+    struct curl_slist *headers)
+{
+    CURL      *c = h->curl;
+    CURLcode   rc;
+    long       timeout;
+
+    h->reply.len = 0;
+    h->reply.failed = 0;
+    h->too_big = 0;
+    h->error[0] = '\0';
+
+    timeout = fv_conf_long(conf, "FLORES_HTTP_TIMEOUT", FV_HTTP_TIMEOUT_MS, 100, 600000);
+
+    curl_easy_reset(c);
+
+    if ((rc = curl_easy_setopt(c, CURLOPT_URL, url)) != CURLE_OK
+        || (rc = curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK
+        || (rc = fv_http_protocols(c)) != CURLE_OK
+        || (rc = fv_http_socket(c, conf)) != CURLE_OK
+        || (rc = curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L)) != CURLE_OK
+        || (rc = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) FV_HTTP_CONNECT_MS))
+           != CURLE_OK
+        || (rc = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout)) != CURLE_OK
+        || (rc = curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L)) != CURLE_OK
+        || (rc = curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method)) != CURLE_OK
+        || (rc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers)) != CURLE_OK
+        || (rc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fv_http_write)) != CURLE_OK
+        || (rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, h)) != CURLE_OK
+        || (rc = curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->error)) != CURLE_OK)
+    {
+        return rc;
+    }
+
+    return curl_easy_setopt(c, CURLOPT_USERAGENT, "flores-service");
+}
+
+
 /* A method, header-safe: upper-case letters only. */
 static int
 fv_http_method_ok(const char *m)
@@ -130,9 +193,9 @@ fv_http_json(fv_worker_t *w, const char *method, const char *path, json_object *
     struct curl_slist  *headers = NULL, *l;
     json_object        *out = NULL;
     const char         *base, *text = NULL;
-    char                url[FV_HTTP_URL_MAX], rid[FV_REQUEST_ID_MAX + 16];
+    char                url[FV_HTTP_URL_MAX];
     size_t              blen;
-    long                timeout, code = 0;
+    long                code = 0;
     CURLcode            rc;
     CURL               *c;
 
@@ -176,50 +239,15 @@ fv_http_json(fv_worker_t *w, const char *method, const char *path, json_object *
     }
 
     c = h->curl;
-    h->reply.len = 0;
-    h->reply.failed = 0;
-    h->too_big = 0;
-    h->error[0] = '\0';
 
-    timeout = fv_conf_long(s->conf, "FLORES_HTTP_TIMEOUT", FV_HTTP_TIMEOUT_MS, 100, 600000);
-
-    /* Each header list element is checked: a failed append leaves the list as it was. */
     l = curl_slist_append(headers, "Accept: application/json");
     headers = l ? l : headers;
-    if (text != NULL) {
-        l = curl_slist_append(headers, "Content-Type: application/json");
-        headers = l ? l : headers;
-    } else {
-        /* No "Expect: 100-continue" dance, nor a Content-Type without a body. */
-        l = curl_slist_append(headers, "Content-Type:");
-        headers = l ? l : headers;
-    }
-    l = curl_slist_append(headers, "Expect:");
+    /* No Content-Type without a body. */
+    l = curl_slist_append(headers, text != NULL ? "Content-Type: application/json" : "Content-Type:");
     headers = l ? l : headers;
-    if (request_id != NULL && fv_request_id_ok(request_id)) {
-        (void) snprintf(rid, sizeof(rid), "X-Request-ID: %s", request_id);
-        l = curl_slist_append(headers, rid);
-        headers = l ? l : headers;
-    }
+    headers = fv_http_common_headers(headers, request_id);
 
-    /* Options of the previous call are forgotten; the connection cache is kept. */
-    curl_easy_reset(c);
-
-    if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK
-        || fv_http_protocols(c) != CURLE_OK
-        || fv_http_socket(c, s->conf) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) FV_HTTP_CONNECT_MS)
-           != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fv_http_write) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_WRITEDATA, h) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->error) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_USERAGENT, "flores-service") != CURLE_OK
+    if (fv_http_options(h, s->conf, url, method, headers) != CURLE_OK
         || ((text != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0
              || strcmp(method, "PATCH") == 0)
             && (curl_easy_setopt(c, CURLOPT_POSTFIELDS, text != NULL ? text : "") != CURLE_OK
@@ -289,9 +317,9 @@ fv_http_text(fv_worker_t *w, const char *method, const char *path,
     fv_http_t          *h;
     struct curl_slist  *headers = NULL, *l;
     const char         *base;
-    char                url[FV_HTTP_URL_MAX], rid[FV_REQUEST_ID_MAX + 16], ct[160];
+    char                url[FV_HTTP_URL_MAX], ct[160];
     size_t              blen;
-    long                timeout, code = 0;
+    long                code = 0;
     CURLcode            rc;
     CURL               *c;
 
@@ -330,39 +358,12 @@ fv_http_text(fv_worker_t *w, const char *method, const char *path,
     }
 
     c = h->curl;
-    h->reply.len = 0;
-    h->reply.failed = 0;
-    h->too_big = 0;
-    h->error[0] = '\0';
-
-    timeout = fv_conf_long(s->conf, "FLORES_HTTP_TIMEOUT", FV_HTTP_TIMEOUT_MS, 100, 600000);
 
     l = curl_slist_append(headers, ct);
     headers = l ? l : headers;
-    l = curl_slist_append(headers, "Expect:");
-    headers = l ? l : headers;
-    if (request_id != NULL && fv_request_id_ok(request_id)) {
-        (void) snprintf(rid, sizeof(rid), "X-Request-ID: %s", request_id);
-        l = curl_slist_append(headers, rid);
-        headers = l ? l : headers;
-    }
+    headers = fv_http_common_headers(headers, request_id);
 
-    curl_easy_reset(c);
-
-    if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK
-        || fv_http_protocols(c) != CURLE_OK
-        || fv_http_socket(c, s->conf) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) FV_HTTP_CONNECT_MS)
-           != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fv_http_write) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_WRITEDATA, h) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->error) != CURLE_OK
-        || curl_easy_setopt(c, CURLOPT_USERAGENT, "flores-service") != CURLE_OK
+    if (fv_http_options(h, s->conf, url, method, headers) != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_POSTFIELDS, body != NULL ? body : "") != CURLE_OK
         || curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) len) != CURLE_OK)
     {

@@ -17,11 +17,18 @@ my %id;
 
 sub uuid { return join '-', random_hex(4), random_hex(2), '4' . substr(random_hex(2), 1), '8' . substr(random_hex(2), 1), random_hex(6) }
 
+# A row of an event the user service may publish (the broker refuses it any other type, and a
+# refused row would hold up the outbox behind it): a role change of an account that does not
+# exist, which auth acknowledges and ignores.
+my $NOBODY = 990_000_000 + int(rand(9_000_000));
+my $PAYLOAD = qq({"userId":$NOBODY,"role":"customer","active":true,"version":1});
+
 sub outbox_row {
     my ($name, $published, $occurred) = @_;
     $id{$name} = uuid();
     return pg_value(qq{INSERT INTO users.outbox (event_id, type, source, payload, occurred_at, published_at) }
-        . qq{VALUES (\$1, 'test.retention', 'test', '{}', $occurred, $published) RETURNING 1}, $id{$name});
+        . qq{VALUES (\$1, 'user.role_changed', 'user', \$2, $occurred, $published) RETURNING 1},
+        $id{$name}, $PAYLOAD);
 }
 
 sub processed_row {
