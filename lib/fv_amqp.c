@@ -449,6 +449,18 @@ fv_amqp_broken(const fv_amqp_t *a)
 }
 
 
+int
+fv_amqp_conf_ok(const fv_conf_t *conf)
+{
+    const char  *url, *file;
+
+    url = fv_conf_str(conf, "FLORES_AMQP_URL", NULL);
+    file = fv_conf_str(conf, "FLORES_AMQP_URL_FILE", NULL);
+
+    return (url != NULL && *url != '\0') || (file != NULL && *file != '\0');
+}
+
+
 void
 fv_amqp_set_broken(fv_amqp_t *a)
 {

@@ -378,6 +378,9 @@ fv_amqp_t *fv_amqp_connect(const fv_conf_t *conf, int heartbeat);
 int fv_amqp_send(fv_amqp_t *a, const fv_amqp_msg_t *m, const void *body, size_t len,
     fv_amqp_frame_pt other, void *ctx);
 int fv_amqp_broken(const fv_amqp_t *a);
+/* Whether the broker's URL is given: FLORES_AMQP_URL or FLORES_AMQP_URL_FILE (a URL that
+ * holds a password kept out of the environment), either not empty. */
+int fv_amqp_conf_ok(const fv_conf_t *conf);
 void fv_amqp_set_broken(fv_amqp_t *a);
 /* The last synchronous call went well; otherwise logs why and marks the connection broken. */
 int fv_amqp_rpc_ok(fv_amqp_t *a, const char *what);

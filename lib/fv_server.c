@@ -1503,9 +1503,9 @@ fv_check_conf(const fv_conf_t *conf, const fv_service_t *svc)
     }
 
     if ((svc->outbox || (svc->stores & FV_STORE_AMQP) || svc->consumers != NULL)
-        && fv_conf_str(conf, "FLORES_AMQP_URL", NULL) == NULL)
+        && !fv_amqp_conf_ok(conf))
     {
-        fv_log(FV_LOG_ERROR, "FLORES_AMQP_URL is not set");
+        fv_log(FV_LOG_ERROR, "FLORES_AMQP_URL (or FLORES_AMQP_URL_FILE) is not set");
         ok = 0;
     }
 

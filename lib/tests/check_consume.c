@@ -664,6 +664,46 @@ START_TEST(retry_delays_double_up_to_the_bound)
 END_TEST
 
 
+/* A service that publishes or consumes needs the broker's URL, from the environment or from
+ * a file (the URL then holds a password kept out of the environment). */
+static int
+amqp_conf_ok_with(const char *url, const char *file)
+{
+    fv_conf_t  *conf;
+    int         ok;
+
+    if (url != NULL) {
+        ck_assert_int_eq(setenv("FLORES_AMQP_URL", url, 1), 0);
+    } else {
+        ck_assert_int_eq(unsetenv("FLORES_AMQP_URL"), 0);
+    }
+    if (file != NULL) {
+        ck_assert_int_eq(setenv("FLORES_AMQP_URL_FILE", file, 1), 0);
+    } else {
+        ck_assert_int_eq(unsetenv("FLORES_AMQP_URL_FILE"), 0);
+    }
+    conf = fv_conf_open();
+    ck_assert_ptr_nonnull(conf);
+    ok = fv_amqp_conf_ok(conf);
+    fv_conf_close(conf);
+    ck_assert_int_eq(unsetenv("FLORES_AMQP_URL"), 0);
+    ck_assert_int_eq(unsetenv("FLORES_AMQP_URL_FILE"), 0);
+    return ok;
+}
+
+
+START_TEST(the_broker_url_from_the_environment_or_a_file)
+{
+    ck_assert(amqp_conf_ok_with("amqp://127.0.0.1:5672/", NULL));
+    ck_assert(amqp_conf_ok_with(NULL, "/etc/flores/secrets/auth/amqp-url"));
+    ck_assert(amqp_conf_ok_with("amqp://127.0.0.1:5672/", "/etc/flores/secrets/auth/amqp-url"));
+    ck_assert(!amqp_conf_ok_with(NULL, NULL));
+    ck_assert(!amqp_conf_ok_with("", NULL));
+    ck_assert(!amqp_conf_ok_with(NULL, ""));
+}
+END_TEST
+
+
 START_TEST(consumer_tables_are_checked)
 {
     static const char *const  b[] = { "order.*", "review.#", NULL };
@@ -1231,6 +1271,7 @@ main(void)
     tcase_add_test(tc, retry_delays_double_up_to_the_bound);
     tcase_add_test(tc, consumer_tables_are_checked);
     tcase_add_test(tc, event_ids_and_types);
+    tcase_add_test(tc, the_broker_url_from_the_environment_or_a_file);
     suite_add_tcase(s, tc);
 
     if (pg_url == NULL || *pg_url == '\0' || amqp_url == NULL || *amqp_url == '\0') {

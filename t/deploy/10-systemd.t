@@ -153,6 +153,11 @@ for my $svc (@SERVICES) {
     is($set{FLORES_LISTEN}, "/run/flores/$svc.sock", "$svc.env: FLORES_LISTEN is its socket");
     is($set{FLORES_LISTEN_MODE}, '0660', "$svc.env: socket mode 0660");
     is($set{FLORES_GATEWAY_KEY_FILE}, "$secrets/gateway.key", "$svc.env: the gateway key is required");
+    ok(!exists $set{FLORES_LISTEN_GROUP},
+       "$svc.env: no FLORES_LISTEN_GROUP (the socket keeps the group flores-gateway of /run/flores)");
+    my @unseen = grep { /_FILE$/ && index($set{$_}, "$secrets/") == 0
+                        && $set{$_} !~ m{^\Q$secrets\E/(?:gateway\.key|\Q$svc\E/[^/]+)$} } sort keys %set;
+    is_deeply(\@unseen, [], "$svc.env: every secret file it names is one the unit shows it");
     unlike($env, qr{^FLORES_[A-Z_]*URL=[a-z]+://[^/\s]*:[^/\s]*@}m, "$svc.env: no password in a URL");
     ok(!exists $set{FLORES_AMQP_URL} && !exists $set{FLORES_REDIS_URL},
        "$svc.env: broker and Redis URLs come from secret files");

@@ -14,7 +14,8 @@
 # service's own credentials; each service listens on its unix socket, which nobody cannot
 # open and which answers 403 without the gateway key.  Through that nginx: /health, the seeded
 # catalogue, register and login.  The container and the stores are removed at the end, also
-# on failure.
+# on failure.  FLORES_DEPLOY_PORT_BASE moves the port base (and names the container after it)
+# when another run holds 31000.
 
 use strict;
 use warnings;
@@ -34,8 +35,8 @@ my $ROOT  = abs_path("$FindBin::Bin/../..");
 my $WORK  = "$ROOT/run/t-packages";
 my $DEBS  = "$WORK/debs";
 my $STACK = "$WORK/stack";
-my $BASE  = 31000;
-my $NAME  = 'flores-t-packages';
+my $BASE  = $ENV{FLORES_DEPLOY_PORT_BASE} || 31000;
+my $NAME  = $BASE == 31000 ? 'flores-t-packages' : "flores-t-packages-$BASE";
 my $ENGINE = "$ROOT/tools/container-engine";
 my $HTTP  = 'http://127.0.0.1:' . ($BASE + 80);
 $ENV{LC_ALL} = 'C';
@@ -156,8 +157,11 @@ for my $store (qw(postgres redis rabbitmq mongo smtp)) {
 }
 # A database of their own, empty: flores-migrate makes every schema in it.
 my ($psql) = sort { $b cmp $a } glob('/usr/lib/postgresql/*/bin/psql');
-# The stack's PostgreSQL superuser password, when it has one.
-my %PGENV = -s "$STACK/secrets/pg/postgres" ? (PGPASSWORD => do { my $p = slurp("$STACK/secrets/pg/postgres"); chomp $p; $p }) : ();
+# The stack's PostgreSQL superuser password (./flores made it; scram-sha-256 on every TCP
+# connection).
+my $PGPW = "$STACK/secrets/pg/postgres.password";
+ok(-s $PGPW, "the stores' superuser password: $PGPW") or BAIL_OUT('no PostgreSQL superuser password');
+my %PGENV = (PGPASSWORD => do { my $p = slurp($PGPW); chomp $p; $p });
 $r = run([$psql, '-X', '-q', '-h', '127.0.0.1', '-p', $BASE + 432, '-U', 'postgres', '-d', 'postgres',
           '-c', 'create database flores_pkg'], env => \%PGENV);
 is($r->{rc}, 0, 'an empty database flores_pkg') or diag($r->{out});
@@ -166,6 +170,18 @@ is($r->{rc}, 0, 'an empty database flores_pkg') or diag($r->{out});
 # from this host: it has the stores' admin access.
 my $PROV = "$WORK/provisioned";
 remove_tree($PROV);
+# The stores' administrator is the stack's flores-admin in RabbitMQ and Redis (the default
+# user is off there): flores-provision keeps that user's password instead of making one.
+make_path("$PROV/admin", { mode => 0700 });
+chmod 0700, $PROV;
+for my $store (qw(rabbitmq redis)) {
+    my $pw = slurp("$STACK/secrets/$store/flores-admin.password");
+    chomp $pw;
+    open my $fh, '>', "$PROV/admin/" . ($store eq 'redis' ? 'redis' : 'amqp') . '-password' or die $!;
+    chmod 0600, $fh;
+    print {$fh} $pw;
+    close $fh;
+}
 my $ctl = join ' ', 'env', "HOME=$STACK/rabbitmq", "RABBITMQ_NODENAME=flores$BASE\@localhost",
     'ERL_EPMD_PORT=' . ($BASE + 369), 'RABBITMQ_CONF_ENV_FILE=/dev/null', '/usr/lib/rabbitmq/bin/rabbitmqctl';
 $r = run(['bash', "$ROOT/deploy/flores-provision.in", '-s', $PROV, '-g', '',
@@ -176,6 +192,8 @@ $r = run(['bash', "$ROOT/deploy/flores-provision.in", '-s', $PROV, '-g', '',
 is($r->{rc}, 0, 'flores-provision all: roles, users, ACL users and their secret files') or diag($r->{out});
 like($r->{out}, qr/role flores_order owns schema orders/, '  ... PostgreSQL role per service');
 like($r->{out}, qr/guest deleted/, '  ... RabbitMQ without guest');
+like($r->{out}, qr/redis: users flores-admin flores-cart flores-wishlist; default user off/,
+     '  ... Redis ACL users (as the administrator flores-admin: the default user is off)');
 
 # ---- the container ---------------------------------------------------------------------------
 
@@ -244,6 +262,7 @@ is(() = $r->{out} =~ /started as flores/g, 8, 'eight services, as user flores');
 
 sleep 1;
 $r = in_container(['boundaries'], timeout => 60);
+is($r->{rc}, 0, 'the boundary checks ran to the end') or diag($r->{out});
 for my $svc (qw(auth product user order cart wishlist review contact)) {
     like($r->{out}, qr/^socket $svc\.sock: socket 660 flores-gateway$/m, "$svc listens on /run/flores/$svc.sock, 0660, group flores-gateway");
 }

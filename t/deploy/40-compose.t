@@ -11,6 +11,8 @@
 #
 # Its own Compose project (florestest), directory (run/compose-test) and ports (127.0.0.1:
 # 30180 public, 30181 internal, 30190 Prometheus).  Runnable alone: prove -v t/deploy/40-compose.t
+# FLORES_DEPLOY_PORT_BASE=N moves the ports to N+180, N+181, N+190 and the project to
+# florestestN, beside another run of this test.
 use strict;
 use warnings;
 use FindBin;
@@ -22,12 +24,14 @@ use Test::More;
 
 my $root = abs_path("$FindBin::Bin/../..");
 my $dir  = "$root/run/compose-test";
+my $base = $ENV{FLORES_DEPLOY_PORT_BASE} || 30000;
+my $project = $base == 30000 ? 'florestest' : "florestest$base";
 my %env  = (
     FLORES_COMPOSE_DIR             => $dir,
-    FLORES_COMPOSE_PROJECT         => 'florestest',
-    FLORES_COMPOSE_HTTP_PORT       => 30180,
-    FLORES_COMPOSE_INTERNAL_PORT   => 30181,
-    FLORES_COMPOSE_PROMETHEUS_PORT => 30190,
+    FLORES_COMPOSE_PROJECT         => $project,
+    FLORES_COMPOSE_HTTP_PORT       => $base + 180,
+    FLORES_COMPOSE_INTERNAL_PORT   => $base + 181,
+    FLORES_COMPOSE_PROMETHEUS_PORT => $base + 190,
     FLORES_ADMIN_EMAIL             => 'admin@compose.test',
 );
 @ENV{ keys %env } = values %env;
@@ -71,7 +75,7 @@ sub take_down {
     $brought_up = 0;
     my $ok = run_step(300, './flores', 'compose', 'down');
     ok($ok, 'compose down: containers, network and volumes removed');
-    my $left = qx{cd '$root' && tools/container-engine cmd ps -a --filter label=com.docker.compose.project=florestest -q 2>&1};
+    my $left = qx{cd '$root' && tools/container-engine cmd ps -a --filter label=com.docker.compose.project=$project -q 2>&1};
     is($left, '', 'no container of the project is left');
     my $pidfile = "$dir/podman-service.pid";
     ok(!-e $pidfile, 'the podman API started for the test is stopped');

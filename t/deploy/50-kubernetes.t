@@ -381,10 +381,16 @@ sub ns_get {
     my $p = File::Temp->newdir;
     chmod 0755, "$p";
     my $etc = "$p/etc";
-    my $r = run(['cp', '-a', "$ROOT/conf/nginx", $etc]);
-    make_path("$p/cache", "$p/tmp", "$p/secrets");
+    run(['cp', '-a', "$ROOT/conf/nginx", $etc]);
+    make_path("$p/cache", "$p/tmp", "$p/secrets", "$p/jwks");
     chmod 0777, "$p/cache";
-    spew("$p/secrets/jwt-secret", 'k' x 48);
+    # The token keys as the Secrets have them: auth's private keys (flores-jwt-keys), the
+    # public JWKS the gateway mounts (flores-jwks at /run/flores-jwks), made by flores-admin.
+    make_path("$p/jwt", { mode => 0700 });
+    my $r = run(['env', "FLORES_JWT_KEYS_DIR=$p/jwt", "FLORES_JWT_JWKS_FILE=$p/jwks/jwks.json",
+                 "$build/fcgi-services/auth/flores-admin", 'keys', 'init']);
+    is($r->{rc}, 0, 'flores-admin keys init: the first signing key and its JWKS') or diag($r->{err});
+    my ($kid) = map { /^(\S+) \d+ \d+$/ ? $1 : () } split /\n/, slurp("$p/jwt/keys.state");
     # The gateway key as the pod has it: the Secret's item, and what the image's entry point
     # writes from it (/tmp/gateway-key.conf, linked as /etc/flores/nginx/gateway-key.conf).
     my $gw_key = join '', map { sprintf '%02x', int rand 256 } 1 .. 32;
@@ -395,12 +401,15 @@ sub ns_get {
         $t =~ s{/usr/lib/nginx/modules/ngx_http_flores_module\.so}{$module}g;
         $t =~ s{/var/cache/flores-nginx}{$p/cache}g;
         $t =~ s{/run/secrets/flores}{$p/secrets}g;
+        $t =~ s{/run/flores-jwks}{$p/jwks}g;
         $t =~ s{/tmp/nginx\.pid}{$p/tmp/nginx.pid}g;
         $t =~ s{\bflores-([a-z]+):9000}{$POD{$1}:9000}g;    # the Services' addresses
         $t =~ s{/tmp/gateway-key\.conf}{$etc/gateway-key.conf}g;
         $t =~ s{^(\s*)listen (8080|8081|8082);}{$1listen $GW:$2;}mg;
         spew("$etc/" . ($file =~ s{.*/}{}r), $t);
     }
+    like(slurp("$etc/jwt.conf"), qr{^flores_jwt_jwks_file\s+\Q$p\E/jwks/jwks\.json;}m,
+         'jwt.conf: the JWKS of the Secret flores-jwks');
     unlike(slurp("$etc/upstreams.conf"), qr/flores-[a-z]+:9000/, 'every upstream given an address');
     $r = run(['ip', 'netns', 'add', $NS]);
     $ns_made = $r->{rc} == 0;
@@ -417,7 +426,7 @@ sub ns_get {
         spawn_in_ns("$p/$svc.log", 'env', '-i', 'PATH=/usr/bin:/bin', 'LANG=C.UTF-8',
                     "FLORES_LISTEN=$POD{$svc}:9000", 'FLORES_WORKERS=2',
                     'FLORES_REDIS_URL=redis://10.255.0.200:6379/0', 'FLORES_REDIS_TIMEOUT=300',
-                    "FLORES_INTERNAL_URL=http://$GW:8081", "FLORES_GATEWAY_KEY_FILE=$p/secrets/gateway.key", $bin);
+                    "FLORES_INTERNAL_URL=http://$GW:8082", "FLORES_GATEWAY_KEY_FILE=$p/secrets/gateway.key", $bin);
     }
     spawn_in_ns("$p/nginx.log", 'nginx', '-e', 'stderr', '-p', "$p/", '-c', "$etc/nginx.conf",
                 '-g', 'daemon off;');
@@ -457,24 +466,64 @@ sub ns_get {
     is(ns_get("http://$GW:8081/metrics", '--interface', '203.0.113.7')->{status}, 403,
        'the internal listener refuses a caller outside the private ranges');
     is(ns_get("http://$GW:8080/metrics")->{status}, 404, 'no /metrics on the public listener');
-    # A customer's request: the token checked with the Secret's key file, then the cart pod.
+    # A customer's request: the token checked with the Secret's JWKS, then the cart pod.
     is(ns_get("http://$GW:8080/api/cart")->{status}, 401, 'public GET /api/cart without a token: 401');
-    my $b64 = sub { MIME::Base64::encode_base64url($_[0]) };
-    my $claims = JSON::PP->new->canonical->encode({ sub => '42', role => 'customer', email => 'k8s\@example.com',
-        iss => 'flores-victoria', aud => 'flores-victoria-api', iat => time, exp => time + 300 });
-    my $input = $b64->('{"alg":"HS256","typ":"JWT"}') . '.' . $b64->($claims);
-    my $jwt = $input . '.' . $b64->(Digest::SHA::hmac_sha256($input, 'k' x 48));
+    my $iat = time - 5;
+    my $jwt = es256_jwt("$p/jwt/$kid.pem", $kid, { sub => '42', role => 'customer',
+        email => 'k8s@example.com', iss => 'flores-victoria', aud => 'flores-victoria-api',
+        iat => $iat, exp => $iat + 300 });
     my $c = ns_get("http://$GW:8080/api/cart", '-H', "Authorization: Bearer $jwt");
-    is($c->{status}, 503, 'public GET /api/cart with a token signed by the Secret\'s key: the cart pod answers (503: no Redis here)')
+    is($c->{status}, 503, 'public GET /api/cart with an ES256 token of the JWKS: the cart pod answers (503: no Redis here)')
         or diag($c->{body});
     like(ns_get("http://$GW:8081/pods/$POD{cart}/metrics")->{body},
          qr/^flores_http_requests_total\{service="cart",route="\/api\/cart",method="GET",status="503"\} 1$/m,
          '  ... counted by the cart service itself');
+    my $other = es256_jwt("$p/jwt/$kid.pem", 'no-such-kid', { sub => '42', role => 'customer',
+        iss => 'flores-victoria', aud => 'flores-victoria-api', iat => $iat, exp => $iat + 300 });
+    is(ns_get("http://$GW:8080/api/cart", '-H', "Authorization: Bearer $other")->{status}, 401,
+       '  ... a kid the JWKS does not hold: 401');
+
+    # The internal API passage and the revocations: port 8082, private addresses only, never
+    # on the read-only 8081.
+    is(ns_get("http://$GW:8081/revocations", '-X', 'POST', '--data-binary', "42 " . (time + 1) . "\n")->{status},
+       404, 'POST /revocations on the read-only 8081: 404');
+    is(ns_get("http://$GW:8082/revocations", '--interface', '203.0.113.7', '-X', 'POST',
+              '--data-binary', "42 " . (time + 1) . "\n")->{status},
+       403, 'port 8082 refuses a caller outside the private ranges');
+    my $rv = ns_get("http://$GW:8082/revocations", '-X', 'POST', '--data-binary', "42 " . (time + 1) . "\n");
+    is($rv->{status}, 204, 'POST /revocations on 8082 (as auth pushes them): 204') or diag($rv->{body});
+    like(ns_get("http://$GW:8082/revocations")->{body}, qr/"entries":1\b/, '  ... one entry in the zone');
+    $c = ns_get("http://$GW:8080/api/cart", '-D', '-', '-H', "Authorization: Bearer $jwt");
+    is($c->{status}, 401, '  ... the user\'s earlier token is refused now');
+    like($c->{body}, qr/^WWW-Authenticate: .*token revoked/mi, '  ... as revoked') or diag($c->{body});
+    my $p8082 = ns_get("http://$GW:8082/internal/cart/api/cart");
+    like($p8082->{status}, qr/^(400|401|503)$/,
+         "GET /internal/cart/api/cart on 8082 reaches the cart pod ($p8082->{status})");
+    like($p8082->{body}, qr/"status":"(fail|error)"/, '  ... a JSend answer from the service')
+        or diag($p8082->{body});
     my $h = ns_get("http://$GW:8080/health");
     is($h->{status}, 503, 'public GET /health: the aggregate (auth and user absent: down)');
     like($h->{body}, qr/"cart":\{"status":"(up|down)"/, '  ... lists the cart service');
     cleanup_ns();
     ok(!grep({ kill 0, $_ } @pids), 'everything started here is stopped');
+}
+
+# An ES256 token as auth signs it: JWS signature r || s, made by OpenSSL's command line
+# (a DER signature) and unpacked.
+sub es256_jwt {
+    my ($pem, $kid, $claims) = @_;
+    my $b64 = sub { MIME::Base64::encode_base64url($_[0]) };
+    my $json = JSON::PP->new->canonical;
+    my $input = $b64->($json->encode({ alg => 'ES256', typ => 'JWT', kid => $kid })) . '.'
+              . $b64->($json->encode($claims));
+    my $r = run(['openssl', 'dgst', '-sha256', '-sign', $pem, '-hex'], input => $input);
+    my ($hex) = $r->{out} =~ /=\s*([0-9a-f]+)\s*$/ or die "openssl dgst -sign: $r->{err}";
+    my $der = pack 'H*', $hex;
+    my $rl = ord substr $der, 3, 1;
+    my $rv = substr $der, 4, $rl;
+    my $sv = substr $der, 4 + $rl + 2, ord substr $der, 4 + $rl + 1, 1;
+    my $fix = sub { my $v = shift; $v =~ s/^\0+//; return ("\0" x (32 - length $v)) . $v };
+    return "$input." . $b64->($fix->($rv) . $fix->($sv));
 }
 
 done_testing();

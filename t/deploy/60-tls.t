@@ -6,7 +6,8 @@
 # server shows the client can speak them), weak TLS 1.2 suites refused, no session tickets;
 # the certificate verifies against the CA (IP and name); the internal listener stays plain
 # HTTP; restart keeps the certificate; down leaves no port open.  The stack is stopped and
-# wiped at the end, also on failure.
+# wiped at the end, also on failure.  FLORES_DEPLOY_PORT_BASE moves the port base (another
+# stack on the machine uses 29000).
 
 use strict;
 use warnings;
@@ -20,7 +21,7 @@ use POSIX ();
 use Test::More;
 
 my $ROOT  = abs_path("$FindBin::Bin/../..");
-my $BASE  = 29000;
+my $BASE  = $ENV{FLORES_DEPLOY_PORT_BASE} || 29000;
 my $STACK = "$ROOT/run/deploy-tls";
 my $HTTP  = $BASE + 80;
 my $HTTPS = $BASE + 443;
@@ -30,8 +31,11 @@ my $JSON  = JSON::PP->new->utf8->canonical;
 
 $ENV{FLORES_STACK_DIR} = $STACK;
 $ENV{FLORES_PORT_BASE} = $BASE;
+# Facts of another stack (its stack.env exported by the caller) must not leak into this one.
 delete @ENV{qw(FLORES_HTTP_PORT FLORES_HTTPS_PORT FLORES_BUILD_DIR FLORES_ASAN FLORES_URL
-               FLORES_JWT_SECRET_FILE)};
+               FLORES_JWT_SECRET_FILE FLORES_JWT_ALG FLORES_JWT_KEYS_DIR FLORES_JWKS_FILE
+               FLORES_JWT_JWKS_FILE FLORES_JWT_KEY_ACTIVATION FLORES_SECRETS_DIR
+               FLORES_GATEWAY_KEY_FILE FLORES_SOCK_DIR FLORES_INTERNAL_SOCKET PGPASSFILE)};
 $ENV{LC_ALL} = 'C';
 
 # ---- helpers --------------------------------------------------------------------------------

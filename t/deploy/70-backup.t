@@ -10,6 +10,9 @@
 # types included), every PostgreSQL table holds as many rows, Redis as many keys.  A second
 # restore into B is refused (it has data now) unless --force; a damaged backup is refused
 # before anything is touched.  Both stacks are stopped and wiped at the end, also on failure.
+# FLORES_DEPLOY_PORT_BASE moves the port bases (A on it, B 1000 above) when others hold them.
+# The stores are reached as the stacks' own tools do: PostgreSQL as postgres with the stack's
+# passfile, Redis as its flores-admin user, flores-admin as the auth service's role.
 
 use strict;
 use warnings;
@@ -23,12 +26,18 @@ use Test::More;
 
 my $ROOT = abs_path("$FindBin::Bin/../..");
 my $JSON = JSON::PP->new->utf8->canonical;
-my %A = (name => 'A', base => 28000, dir => "$ROOT/run/deploy-backup-a");
-my %B = (name => 'B', base => 29000, dir => "$ROOT/run/deploy-backup-b");
+my $BASE = $ENV{FLORES_DEPLOY_PORT_BASE} || 28000;
+my %A = (name => 'A', base => $BASE, dir => "$ROOT/run/deploy-backup-a");
+my %B = (name => 'B', base => $BASE + 1000, dir => "$ROOT/run/deploy-backup-b");
 my $BACKUP = "$ROOT/run/deploy-backup-a/backups/roundtrip";
 
+# Facts of another stack (its stack.env exported by the caller) must not leak into these.
 delete @ENV{qw(FLORES_HTTP_PORT FLORES_HTTPS_PORT FLORES_BUILD_DIR FLORES_ASAN FLORES_URL
-               FLORES_JWT_SECRET_FILE FLORES_STACK_DIR FLORES_PORT_BASE)};
+               FLORES_JWT_SECRET_FILE FLORES_JWT_ALG FLORES_JWT_KEYS_DIR FLORES_JWKS_FILE
+               FLORES_JWT_JWKS_FILE FLORES_JWT_KEY_ACTIVATION FLORES_SECRETS_DIR
+               FLORES_GATEWAY_KEY_FILE FLORES_SOCK_DIR FLORES_INTERNAL_SOCKET PGPASSFILE
+               FLORES_PG_URL FLORES_REDIS_URL FLORES_AMQP_URL FLORES_MONGO_URL
+               FLORES_STACK_DIR FLORES_PORT_BASE)};
 $ENV{LC_ALL} = 'C';
 
 # ---- helpers --------------------------------------------------------------------------------
@@ -70,10 +79,12 @@ sub env_of {
     return %e;
 }
 
+# The superuser's password: the stack's passfile (stack.env's PGPASSFILE).
 sub psql {
     my ($s, $sql) = @_;
+    my %e = env_of($s);
     my $r = run(['psql', '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', $s->{base} + 432,
-                 '-U', 'postgres', '-d', 'flores', '-c', $sql]);
+                 '-U', 'postgres', '-d', 'flores', '-c', $sql], env => { PGPASSFILE => $e{PGPASSFILE} // '' });
     diag("psql on $s->{name}: $r->{err}") if $r->{rc};
     return $r->{out};
 }
@@ -86,6 +97,13 @@ sub table_rows {
         from pg_tables where schemaname not in ('pg_catalog', 'information_schema')});
     chomp $gen;
     return psql($s, $gen);
+}
+
+# redis-cli as the stack's flores-admin user (the default user is off).
+sub redis_cli {
+    my ($s, @cmd) = @_;
+    my %e = env_of($s);
+    return run(['redis-cli', '--no-auth-warning', '-u', $e{FLORES_REDIS_URL} // '', @cmd]);
 }
 
 sub wipe {
@@ -129,7 +147,9 @@ my %admin = (email => "admin-$TAG\@example.com", password => "clave-Admin-$TAG")
 {
     my $r = run(["$BIN/fcgi-services/auth/flores-admin", 'create-admin', '--email', $admin{email},
                  '--name', 'Administradora Respaldo'], input => "$admin{password}\n",
-                env => { FLORES_PG_URL => $envA{FLORES_PG_URL}, FLORES_PG_SCHEMA => 'auth' });
+                env => { FLORES_PG_URL => "postgresql://flores_auth\@127.0.0.1:" . ($A{base} + 432) . '/flores',
+                         FLORES_PG_PASSWORD_FILE => "$envA{FLORES_SECRETS_DIR}/pg/flores_auth.password",
+                         FLORES_PG_SCHEMA => 'auth' });
     is($r->{rc}, 0, 'A: flores-admin create-admin') or diag($r->{text});
 }
 sub login {
@@ -300,10 +320,14 @@ like($rs->{out}, qr/^==> restored in/m, 'restore says it is done');
 sub check_b {
     my $when = shift;
     # before anything is done on B (a login adds a refresh token)
-    is(table_rows(\%B), table_rows(\%A), "$when: every PostgreSQL table has as many rows as in A");
-    my $keys = sub { run(['redis-cli', '-p', $_[0]{base} + 379, 'dbsize'])->{out} };
-    is($keys->(\%B), $keys->(\%A), "$when: Redis has as many keys as A");
-    my $ttl = run(['redis-cli', '-p', $B{base} + 379, 'ttl', "cart:$alicia->{id}"])->{out};
+    my $rows = table_rows(\%A);
+    like($rows, qr/^auth\.users [1-9]/m, "$when: A's tables counted");
+    is(table_rows(\%B), $rows, "$when: every PostgreSQL table has as many rows as in A");
+    my $keys = sub { my $n = redis_cli($_[0], 'dbsize')->{out}; chomp $n; return $n };
+    my $nkeys = $keys->(\%A);
+    like($nkeys, qr/^[1-9]\d*$/, "$when: A's Redis keys counted ($nkeys)");
+    is($keys->(\%B), $nkeys, "$when: Redis has as many keys as A");
+    chomp(my $ttl = redis_cli(\%B, 'ttl', "cart:$alicia->{id}")->{out});
     ok($ttl =~ /^(\d+)$/ && $1 > 86400, "$when: alicia's cart keeps its expiry ($ttl s)");
 
     # users: the same passwords, ids and roles

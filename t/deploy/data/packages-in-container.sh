@@ -42,9 +42,11 @@ configure)
         -e "s|^FLORES_SMTP_URL=.*|FLORES_SMTP_URL=$smtp|" \
         -e "s|^FLORES_WORKERS=.*|FLORES_WORKERS=2|" \
         /etc/flores/*.env
-    # The credentials flores-provision made against those stores, where the services read them.
+    # The credentials flores-provision made against those stores, where the services read them
+    # (not the stores' administrator's: no service needs them).
     for dir in /provisioned/*/; do
         svc=$(basename "$dir")
+        [[ $svc == admin ]] && continue
         install -d -m 0750 -o root -g flores "/etc/flores/secrets/$svc"
         for file in "$dir"*; do
             install -m 0640 -o root -g flores "$file" "/etc/flores/secrets/$svc/"
@@ -113,8 +115,11 @@ boundaries)
     done
     id -nG www-data | tr ' ' '\n' | grep -qx flores-gateway && echo 'www-data: in flores-gateway' \
         || echo 'www-data: not in flores-gateway'
+    # (if, not &&: the loop's status is its last command's, and pipefail would end the script)
     for proc in /proc/[0-9]*; do
-        [[ $(cat "$proc/comm" 2>/dev/null) == nginx ]] && stat -c 'nginx-process: %U %G' "$proc"
+        if [[ $(cat "$proc/comm" 2>/dev/null) == nginx ]]; then
+            stat -c 'nginx-process: %U %G' "$proc"
+        fi
     done | sort -u
     # FastCGI straight to a socket: as nobody (cannot connect), as flores without the key
     # (403), with the key (200).
