@@ -105,6 +105,58 @@ fv_http_socket(CURL *c, const fv_conf_t *conf)
 }
 
 
+/* A method, header-safe: upper-case letters only. */
+static int
+fv_http_method_ok(const char *m)
+{
+    size_t  i;
+
+    for (i = 0; m[i]; i++) {
+        if (m[i] < 'A' || m[i] > 'Z' || i >= 16) {
+            return 0;
+        }
+    }
+
+    return i > 0;
+}
+
+
+/* url = FLORES_INTERNAL_URL (its trailing slashes dropped) + path, for a method and path that
+ * are header-safe.  0, or -1 with the reason logged under caller's name. */
+static int
+fv_http_url(const fv_conf_t *conf, const char *caller, const char *method, const char *path,
+    char *url, size_t size)
+{
+    const char  *base;
+    size_t       blen;
+
+    base = fv_conf_str(conf, "FLORES_INTERNAL_URL", NULL);
+    if (base == NULL || *base == '\0') {
+        fv_log(FV_LOG_ERROR, "FLORES_INTERNAL_URL is not set: no calls through the gateway");
+        return -1;
+    }
+
+    if (method == NULL || !fv_http_method_ok(method) || path == NULL || path[0] != '/'
+        || strpbrk(path, " \r\n\t") != NULL)
+    {
+        fv_log(FV_LOG_ERROR, "%s: bad method or path", caller);
+        return -1;
+    }
+
+    blen = strlen(base);
+    while (blen > 0 && base[blen - 1] == '/') {
+        blen--;
+    }
+
+    if ((size_t) snprintf(url, size, "%.*s%s", (int) blen, base, path) >= size) {
+        fv_log(FV_LOG_ERROR, "%s: URL too long", caller);
+        return -1;
+    }
+
+    return 0;
+}
+
+
 /* "Expect:" (no 100-continue dance) and the caller's X-Request-ID, after what the caller put in
  * headers; each append is checked: a failed one leaves the list as it was. */
 static struct curl_slist *
@@ -168,22 +220,6 @@ fv_http_options(fv_http_t *h, const fv_conf_t *conf, const char *url, const char
 }
 
 
-/* A method, header-safe: upper-case letters only. */
-static int
-fv_http_method_ok(const char *m)
-{
-    size_t  i;
-
-    for (i = 0; m[i]; i++) {
-        if (m[i] < 'A' || m[i] > 'Z' || i >= 16) {
-            return 0;
-        }
-    }
-
-    return i > 0;
-}
-
-
 json_object *
 fv_http_json(fv_worker_t *w, const char *method, const char *path, json_object *body,
     const char *request_id, long *status)
@@ -192,35 +228,15 @@ fv_http_json(fv_worker_t *w, const char *method, const char *path, json_object *
     fv_http_t          *h;
     struct curl_slist  *headers = NULL, *l;
     json_object        *out = NULL;
-    const char         *base, *text = NULL;
+    const char         *text = NULL;
     char                url[FV_HTTP_URL_MAX];
-    size_t              blen;
     long                code = 0;
     CURLcode            rc;
     CURL               *c;
 
     *status = 0;
 
-    base = fv_conf_str(s->conf, "FLORES_INTERNAL_URL", NULL);
-    if (base == NULL || *base == '\0') {
-        fv_log(FV_LOG_ERROR, "FLORES_INTERNAL_URL is not set: no calls to other services");
-        return NULL;
-    }
-
-    if (method == NULL || !fv_http_method_ok(method) || path == NULL || path[0] != '/'
-        || strpbrk(path, " \r\n\t") != NULL)
-    {
-        fv_log(FV_LOG_ERROR, "fv_http_json: bad method or path");
-        return NULL;
-    }
-
-    blen = strlen(base);
-    while (blen > 0 && base[blen - 1] == '/') {
-        blen--;
-    }
-
-    if ((size_t) snprintf(url, sizeof(url), "%.*s%s", (int) blen, base, path) >= sizeof(url)) {
-        fv_log(FV_LOG_ERROR, "fv_http_json: URL too long");
+    if (fv_http_url(s->conf, "fv_http_json", method, path, url, sizeof(url)) != 0) {
         return NULL;
     }
 
@@ -316,38 +332,22 @@ fv_http_text(fv_worker_t *w, const char *method, const char *path,
     fv_server_t        *s = w->server;
     fv_http_t          *h;
     struct curl_slist  *headers = NULL, *l;
-    const char         *base;
     char                url[FV_HTTP_URL_MAX], ct[160];
-    size_t              blen;
     long                code = 0;
     CURLcode            rc;
     CURL               *c;
 
     *status = 0;
 
-    base = fv_conf_str(s->conf, "FLORES_INTERNAL_URL", NULL);
-    if (base == NULL || *base == '\0') {
-        fv_log(FV_LOG_ERROR, "FLORES_INTERNAL_URL is not set: no calls to the gateway");
+    if (fv_http_url(s->conf, "fv_http_text", method, path, url, sizeof(url)) != 0) {
         return FV_ERROR;
     }
 
-    if (method == NULL || !fv_http_method_ok(method) || path == NULL || path[0] != '/'
-        || strpbrk(path, " \r\n\t") != NULL || content_type == NULL
-        || strpbrk(content_type, "\r\n") != NULL
+    if (content_type == NULL || strpbrk(content_type, "\r\n") != NULL
         || (size_t) snprintf(ct, sizeof(ct), "Content-Type: %s", content_type) >= sizeof(ct)
         || (body == NULL && len > 0))
     {
-        fv_log(FV_LOG_ERROR, "fv_http_text: bad method, path or content type");
-        return FV_ERROR;
-    }
-
-    blen = strlen(base);
-    while (blen > 0 && base[blen - 1] == '/') {
-        blen--;
-    }
-
-    if ((size_t) snprintf(url, sizeof(url), "%.*s%s", (int) blen, base, path) >= sizeof(url)) {
-        fv_log(FV_LOG_ERROR, "fv_http_text: URL too long");
+        fv_log(FV_LOG_ERROR, "fv_http_text: bad content type or body");
         return FV_ERROR;
     }
 
